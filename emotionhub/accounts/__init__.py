@@ -1,0 +1,1 @@
+"""Tenants, their members and API keys. Everything a client sees is scoped to a tenant."""

@@ -1,0 +1,28 @@
+from django.contrib import admin
+
+from emotionhub.accounts.models import ApiKey, Tenant, TenantMembership
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "created_at")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(TenantMembership)
+class TenantMembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "tenant", "scopes")
+    list_select_related = ("user", "tenant")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "tenant", "prefix", "scopes", "expires_at", "revoked_at")
+    list_filter = ("tenant",)
+    readonly_fields = ("prefix", "created_at", "last_used_at")
+    exclude = ("hashed_key",)
+
+    def has_add_permission(self, request) -> bool:
+        # The raw key is shown once; issue keys with `manage.py create_api_key`.
+        return False

@@ -1,0 +1,122 @@
+"""What a plugin implements: an :class:`Analyzer` with an :class:`AnalyzerSpec`.
+
+This module imports neither Django nor torch, so a plugin (and its tests) can use it
+anywhere. Heavy imports belong in :meth:`Analyzer.load`, which runs once per worker
+process, so the web process never loads a model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+MEDIA_KINDS = frozenset({"image", "video", "text"})
+DEVICE_NEEDS = ("cpu", "gpu")
+EMPTY_SETTINGS_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "properties": {},
+    "additionalProperties": False,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalyzerSpec:
+    """Everything the core needs to know about an analyzer without loading its model.
+
+    ``device="gpu"`` means the analyzer benefits from CUDA: its jobs go to the
+    ``analysis_gpu`` queue and it is loaded on CUDA when present, on CPU otherwise.
+    ``model_version`` and ``weights_sha256`` are stored with every result, so a re-run
+    with a new model sits beside the old result instead of overwriting it.
+    """
+
+    name: str
+    version: str
+    media_kinds: frozenset[str]
+    result_schema: Mapping[str, Any]
+    settings_schema: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: dict(EMPTY_SETTINGS_SCHEMA)
+    )
+    description: str = ""
+    device: Literal["cpu", "gpu"] = "cpu"
+    max_batch_size: int = 1
+    queue: str = ""
+    model_version: str = ""
+    weights_sha256: str = ""
+    model_card: str = ""
+    licence: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "media_kinds", frozenset(self.media_kinds))
+        if not self.queue:
+            queue = "analysis_gpu" if self.device == "gpu" else "analysis_cpu"
+            object.__setattr__(self, "queue", queue)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["media_kinds"] = sorted(self.media_kinds)
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    """One input handed to :meth:`Analyzer.analyze`.
+
+    ``path`` is a local file for images and videos; ``text`` holds the text of a text
+    item, or the caption of an image/video when one exists. ``report_progress`` takes a
+    fraction in [0, 1] and lets long analyses (videos) show progress and keep their lease.
+    """
+
+    id: str
+    kind: str
+    mime: str
+    path: Path | None = None
+    text: str | None = None
+    settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    report_progress: Callable[[float], None] = dataclasses.field(
+        default=lambda fraction: None, repr=False, compare=False
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """A successful analysis: ``payload`` must match the spec's ``result_schema``."""
+
+    payload: Mapping[str, Any]
+    model_version: str | None = None
+
+
+class AnalyzerError(Exception):
+    """An analysis that did not produce a result.
+
+    ``permanent=True`` says the input will never work (corrupt file, unsupported
+    content): the job fails at once. Otherwise the job is retried with back-off and, when
+    its attempts are used up, quarantined as failed.
+    """
+
+    def __init__(self, code: str, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.permanent = permanent
+
+    def __repr__(self) -> str:
+        return f"AnalyzerError({self.code!r}, {self.message!r}, permanent={self.permanent})"
+
+
+class Analyzer(ABC):
+    """Base class of every analyzer plugin, found through the entry-point group
+    ``emotionhub.analyzers``. One instance lives per worker process."""
+
+    spec: ClassVar[AnalyzerSpec]
+
+    def load(self, device: str) -> None:  # noqa: B027 - optional hook
+        """Load models onto ``device`` ("cpu" or "cuda"); called once per process."""
+
+    @abstractmethod
+    def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
+        """Analyze a batch (at most ``spec.max_batch_size`` items): one entry per item,
+        in order. Raising instead fails the whole batch with the same error."""

@@ -1,0 +1,75 @@
+"""Runs one batch through an analyzer and turns whatever happens into per-item outcomes.
+
+Shared by the Celery worker and ``manage.py analyze_files`` so both behave the same:
+results are checked against the analyzer's schema, and an exception never escapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+
+from jsonschema import Draft202012Validator
+
+from emotionhub.analyzers.contract import Analyzer, AnalyzerError, Item, Result
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    item: Item
+    result: Result | None
+    error: AnalyzerError | None
+    duration_ms: float
+
+
+def validate_settings(analyzer_cls: type[Analyzer], values: dict) -> list[str]:
+    """Messages for every way ``values`` breaks the analyzer's settings schema."""
+    validator = Draft202012Validator(dict(analyzer_cls.spec.settings_schema))
+    return [_describe(error) for error in validator.iter_errors(values)]
+
+
+def _describe(error) -> str:
+    where = "/".join(str(part) for part in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
+
+
+def run_batch(analyzer: Analyzer, items: Sequence[Item]) -> list[Outcome]:
+    started = time.perf_counter()
+    try:
+        outputs: list = list(analyzer.analyze(items))
+    except AnalyzerError as exc:
+        outputs = [exc] * len(items)
+    except Exception as exc:  # a plugin bug must not take the worker down
+        crash = AnalyzerError("analyzer_crashed", f"{type(exc).__name__}: {exc}")
+        outputs = [crash] * len(items)
+    if len(outputs) != len(items):
+        violation = AnalyzerError(
+            "analyzer_contract_violation",
+            f"analyze() returned {len(outputs)} outcomes for {len(items)} items",
+            permanent=True,
+        )
+        outputs = [violation] * len(items)
+    per_item_ms = (time.perf_counter() - started) * 1000 / max(len(items), 1)
+    validator = Draft202012Validator(dict(analyzer.spec.result_schema))
+    outcomes = []
+    for item, output in zip(items, outputs, strict=True):
+        if isinstance(output, Result):
+            problems = [_describe(e) for e in validator.iter_errors(dict(output.payload))]
+            if problems:
+                output = AnalyzerError(
+                    "invalid_result",
+                    "result does not match the analyzer's schema: " + "; ".join(problems[:5]),
+                    permanent=True,
+                )
+        elif not isinstance(output, AnalyzerError):
+            output = AnalyzerError(
+                "analyzer_contract_violation",
+                f"analyze() returned {type(output).__name__}, not Result or AnalyzerError",
+                permanent=True,
+            )
+        if isinstance(output, Result):
+            outcomes.append(Outcome(item, output, None, per_item_ms))
+        else:
+            outcomes.append(Outcome(item, None, output, per_item_ms))
+    return outcomes

@@ -1,0 +1,86 @@
+"""One error shape for every failure: ``{"error": {"code", "message", "details"?}}``.
+
+``code`` is stable and machine-readable; ``message`` is for people.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """A client error with a stable code, raised anywhere below a view."""
+
+    def __init__(
+        self, code: str, message: str, *, status: int = 400, details: dict | None = None
+    ) -> None:
+        super().__init__(detail=message, code=code)
+        self.status_code = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+DRF_CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.ParseError: "malformed_request",
+    exceptions.Throttled: "throttled",
+    exceptions.ValidationError: "invalid_request",
+}
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    error = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig | TooManyFilesSent | TooManyFieldsSent):
+        return Response(
+            error_body("request_too_large", str(exc) or "The request is too large."),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, ApiError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: Django's 500 handler answers (JSON under /api/)
+    code = next((c for cls, c in DRF_CODES.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, exceptions.ValidationError):
+        message, details = "The request is invalid; see details.", response.data
+    else:
+        message, details = str(exc.detail), None
+    response.data = error_body(code, message, details)
+    return response
+
+
+def json_not_found(request, exception=None) -> JsonResponse:
+    return JsonResponse(error_body("not_found", "No such endpoint."), status=404)
+
+
+def json_server_error(request) -> JsonResponse:
+    return JsonResponse(
+        error_body("internal_error", "Something went wrong on our side; it was logged."),
+        status=500,
+    )

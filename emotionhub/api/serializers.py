@@ -1,0 +1,228 @@
+"""How submissions, media, jobs, results and analyzers look over the API."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from emotionhub.jobs.models import ACTIVE_STATUSES, AnalysisJob, AnalysisResult, Submission
+from emotionhub.media.models import Media
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class JobSerializer(serializers.ModelSerializer):
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AnalysisJob
+        fields = [
+            "id",
+            "media",
+            "submission",
+            "analyzer",
+            "analyzer_version",
+            "settings",
+            "status",
+            "progress",
+            "attempts",
+            "max_attempts",
+            "error",
+            "quarantined",
+            "created_at",
+            "started_at",
+            "next_attempt_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ErrorSerializer(allow_null=True))
+    def get_error(self, job: AnalysisJob) -> dict | None:
+        if not job.error_code:
+            return None
+        return {"code": job.error_code, "message": job.error_message}
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AnalysisResult
+        fields = [
+            "id",
+            "media",
+            "job",
+            "analyzer",
+            "analyzer_version",
+            "model_version",
+            "weights_sha256",
+            "payload",
+            "device",
+            "duration_ms",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class MediaSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Media
+        fields = [
+            "id",
+            "kind",
+            "mime",
+            "size",
+            "sha256",
+            "width",
+            "height",
+            "duration_seconds",
+            "original_name",
+            "text",
+            "submission",
+            "source_post",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class MediaDetailSerializer(MediaSerializer):
+    jobs = JobSerializer(many=True, read_only=True)
+    results = ResultSerializer(many=True, read_only=True)
+
+    class Meta(MediaSerializer.Meta):
+        fields = [*MediaSerializer.Meta.fields, "jobs", "results"]
+        read_only_fields = fields
+
+
+class WebhookStateSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    status = serializers.CharField()
+    attempts = serializers.IntegerField()
+    last_error = serializers.CharField()
+
+
+def submission_status(statuses: list[str]) -> str:
+    """queued → running → succeeded | partial | failed | cancelled."""
+    counts = Counter(statuses)
+    if not statuses:
+        return "succeeded"
+    if any(counts[s] for s in ACTIVE_STATUSES):
+        return "queued" if counts["queued"] == len(statuses) else "running"
+    if counts["succeeded"] == len(statuses):
+        return "succeeded"
+    if counts["succeeded"]:
+        return "partial"
+    return "cancelled" if counts["cancelled"] == len(statuses) else "failed"
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    job_counts = serializers.SerializerMethodField()
+    webhook = serializers.SerializerMethodField()
+    items = MediaDetailSerializer(source="media", many=True, read_only=True)
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "job_counts",
+            "idempotency_key",
+            "created_at",
+            "finished_at",
+            "webhook",
+            "items",
+        ]
+        read_only_fields = fields
+
+    def _jobs(self, submission: Submission) -> list[AnalysisJob]:
+        return [job for media in submission.media.all() for job in media.jobs.all()]
+
+    @extend_schema_field(
+        serializers.ChoiceField(
+            choices=["queued", "running", "succeeded", "partial", "failed", "cancelled"]
+        )
+    )
+    def get_status(self, submission: Submission) -> str:
+        return submission_status([job.status for job in self._jobs(submission)])
+
+    def get_progress(self, submission: Submission) -> float:
+        jobs = self._jobs(submission)
+        done = sum(1.0 if job.finished_at else job.progress for job in jobs)
+        return round(done / len(jobs), 4) if jobs else 1.0
+
+    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
+    def get_job_counts(self, submission: Submission) -> dict[str, int]:
+        return dict(Counter(job.status for job in self._jobs(submission)))
+
+    @extend_schema_field(WebhookStateSerializer(allow_null=True))
+    def get_webhook(self, submission: Submission) -> dict | None:
+        if not submission.webhook_url:
+            return None
+        return {
+            "url": submission.webhook_url,
+            "status": submission.webhook_status,
+            "attempts": submission.webhook_attempts,
+            "last_error": submission.webhook_last_error,
+        }
+
+
+class CommaSeparatedListField(serializers.ListField):
+    """Accepts ``a,b``, repeated form fields, or a JSON list."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = [data]
+        parts = [part.strip() for value in data for part in str(value).split(",")]
+        return super().to_internal_value([part for part in parts if part])
+
+
+class SubmissionCreateSerializer(serializers.Serializer):
+    file = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        default=list,
+        help_text="One or more images, videos or UTF-8 text files (repeat the field).",
+    )
+    text = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        default=list,
+        help_text="One or more texts to analyse (repeat the field).",
+    )
+    analyzers = CommaSeparatedListField(
+        child=serializers.CharField(),
+        required=False,
+        allow_empty=True,
+        help_text="Analyzer names; default: every enabled analyzer that accepts each item.",
+    )
+    analyzer_settings = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text='Per-analyzer options, e.g. {"facial_emotion": {"detector": "haar"}}.',
+    )
+    caption = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+    webhook_url = serializers.URLField(
+        required=False, allow_blank=True, default="", max_length=1000
+    )
+
+
+class AnalyzerSpecSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.CharField()
+    description = serializers.CharField()
+    media_kinds = serializers.ListField(child=serializers.CharField())
+    device = serializers.CharField()
+    max_batch_size = serializers.IntegerField()
+    queue = serializers.CharField()
+    model_version = serializers.CharField()
+    weights_sha256 = serializers.CharField()
+    model_card = serializers.CharField()
+    licence = serializers.CharField()
+    result_schema = serializers.DictField()
+    settings_schema = serializers.DictField()

@@ -1,0 +1,20 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from emotionhub.api import views
+from emotionhub.api.health import HealthView
+
+router = DefaultRouter(trailing_slash="/?")
+router.register("submissions", views.SubmissionViewSet, basename="submission")
+router.register("media", views.MediaViewSet, basename="media")
+router.register("jobs", views.JobViewSet, basename="job")
+router.register("results", views.ResultViewSet, basename="result")
+router.register("analyzers", views.AnalyzerViewSet, basename="analyzer")
+
+urlpatterns = [
+    path("health", HealthView.as_view(), name="health"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,206 @@
+"""Thin viewsets: scoping to the caller's tenant, and delegation to the services."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from emotionhub.accounts.principal import principal_for
+from emotionhub.analyzers import registry
+from emotionhub.api import filters, serializers
+from emotionhub.api.errors import ApiError
+from emotionhub.jobs import lifecycle
+from emotionhub.jobs.models import AnalysisJob, AnalysisResult, Submission
+from emotionhub.jobs.submissions import SubmissionRequest, create_submission
+from emotionhub.media.models import Media
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Retrying with the same key returns the first submission instead of a copy.",
+)
+
+
+class TenantScopedMixin:
+    """Every queryset is filtered to the caller's tenant: others' rows answer 404."""
+
+    def tenant_queryset(self, queryset):
+        principal = principal_for(self.request)
+        if principal is None:  # schema generation, or a user without tenant
+            return queryset.none()
+        return queryset.filter(tenant=principal.tenant)
+
+
+def _submission_queryset():
+    return Submission.objects.prefetch_related(
+        Prefetch(
+            "media",
+            queryset=Media.objects.order_by("created_at", "id").prefetch_related(
+                Prefetch("jobs", queryset=AnalysisJob.objects.order_by("analyzer")),
+                Prefetch("results", queryset=AnalysisResult.objects.order_by("analyzer")),
+            ),
+        )
+    )
+
+
+class SubmissionViewSet(
+    TenantScopedMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Batches of media sent for analysis, with per-item jobs and results."""
+
+    serializer_class = serializers.SubmissionSerializer
+    filterset_class = filters.SubmissionFilter
+    ordering_fields = ["created_at", "finished_at"]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):
+        return self.tenant_queryset(_submission_queryset())
+
+    @extend_schema(
+        request={
+            "multipart/form-data": serializers.SubmissionCreateSerializer,
+            "application/json": serializers.SubmissionCreateSerializer,
+        },
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            202: serializers.SubmissionSerializer,
+            200: OpenApiResponse(serializers.SubmissionSerializer, "Idempotent replay."),
+        },
+    )
+    def create(self, request, *args, **kwargs):
+        allowed = set(serializers.SubmissionCreateSerializer().fields)
+        unknown = sorted(set(request.data.keys()) - allowed)
+        if unknown:
+            raise ApiError(
+                "unknown_field",
+                f"Unknown fields: {', '.join(unknown)}. Allowed: {', '.join(sorted(allowed))}.",
+                status=400,
+            )
+        form = serializers.SubmissionCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not (0 < len(key) <= 255 and key.isprintable()):
+            raise ApiError(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1-255 printable characters.",
+                status=400,
+            )
+        data = form.validated_data
+        submission, created = create_submission(
+            principal_for(request),
+            SubmissionRequest(
+                files=data["file"],
+                texts=data["text"],
+                analyzers=data.get("analyzers") or None,
+                analyzer_settings=data["analyzer_settings"],
+                caption=data["caption"],
+                webhook_url=data["webhook_url"],
+                idempotency_key=key,
+            ),
+        )
+        body = serializers.SubmissionSerializer(self.get_queryset().get(pk=submission.pk)).data
+        headers = {"Location": f"/api/v1/submissions/{submission.pk}"}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+        return Response(body, status=code, headers=headers)
+
+
+class MediaViewSet(
+    TenantScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Stored media with their jobs and results. Deleting removes the file and results."""
+
+    filterset_class = filters.MediaFilter
+    ordering_fields = ["created_at", "size"]
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return serializers.MediaDetailSerializer
+        return serializers.MediaSerializer
+
+    def get_queryset(self):
+        queryset = Media.objects.all()
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related("jobs", "results")
+        return self.tenant_queryset(queryset)
+
+    def perform_destroy(self, instance: Media) -> None:
+        name = instance.file.name if instance.file else None
+        storage = instance.file.storage if instance.file else None
+        with transaction.atomic():
+            instance.delete()
+            if name:
+                transaction.on_commit(lambda: storage.delete(name))
+
+
+class JobViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """Analysis jobs: status, progress, attempts and errors."""
+
+    serializer_class = serializers.JobSerializer
+    filterset_class = filters.JobFilter
+    ordering_fields = ["created_at", "finished_at", "status", "analyzer"]
+
+    def get_queryset(self):
+        return self.tenant_queryset(AnalysisJob.objects.all())
+
+    @extend_schema(request=None, responses=serializers.JobSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        job = self.get_object()
+        if not lifecycle.cancel_jobs(AnalysisJob.objects.filter(pk=job.pk)):
+            raise ApiError(
+                "not_cancellable",
+                f"The job is {job.status}; only queued jobs can be cancelled.",
+                status=409,
+            )
+        job.refresh_from_db()
+        return Response(self.get_serializer(job).data)
+
+
+class ResultViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """Analysis results; each records analyzer, model version and weights hash."""
+
+    serializer_class = serializers.ResultSerializer
+    filterset_class = filters.ResultFilter
+    ordering_fields = ["created_at", "analyzer", "duration_ms"]
+
+    def get_queryset(self):
+        return self.tenant_queryset(AnalysisResult.objects.all())
+
+
+class AnalyzerViewSet(viewsets.ViewSet):
+    """The analyzers this server runs, with their specs and schemas."""
+
+    lookup_field = "name"
+    lookup_value_regex = "[^/]+"
+    serializer_class = serializers.AnalyzerSpecSerializer
+
+    @extend_schema(responses=serializers.AnalyzerSpecSerializer(many=True))
+    def list(self, request):
+        specs = [spec.as_dict() for spec in registry.enabled_specs()]
+        return Response(serializers.AnalyzerSpecSerializer(specs, many=True).data)
+
+    @extend_schema(responses=serializers.AnalyzerSpecSerializer)
+    def retrieve(self, request, name=None):
+        try:
+            spec = registry.get_spec(name)
+        except registry.UnknownAnalyzer:
+            message = f"No enabled analyzer named {name!r}."
+            raise ApiError("not_found", message, status=404) from None
+        return Response(serializers.AnalyzerSpecSerializer(spec.as_dict()).data)

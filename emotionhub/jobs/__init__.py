@@ -1,0 +1,1 @@
+"""Submissions, analysis jobs and their results: the state machine that workers drive."""

@@ -1,0 +1,123 @@
+"""What a worker does with a message: claim the jobs, run them through their analyzer as
+one batch, and record each outcome."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from emotionhub.analyzers import registry
+from emotionhub.analyzers.contract import AnalyzerError, Item
+from emotionhub.analyzers.runner import run_batch
+from emotionhub.jobs import lifecycle
+from emotionhub.jobs.models import AnalysisJob
+
+log = logging.getLogger(__name__)
+PROGRESS_WRITE_INTERVAL_SECONDS = 1.0
+
+
+def execute_jobs(job_ids: list[str], worker: str) -> None:
+    claimed = [job for job_id in job_ids if (job := lifecycle.claim(job_id, worker))]
+    by_analyzer: dict[str, list[AnalysisJob]] = defaultdict(list)
+    for job in claimed:
+        by_analyzer[job.analyzer].append(job)
+    for name, jobs in by_analyzer.items():
+        _run_analyzer(name, jobs)
+
+
+def _run_analyzer(name: str, jobs: list[AnalysisJob]) -> None:
+    try:
+        analyzer, device = registry.loaded_analyzer(name)
+    except registry.UnknownAnalyzer:
+        error = AnalyzerError(
+            "analyzer_unavailable",
+            f"Analyzer {name!r} is not installed or not enabled on this worker.",
+            permanent=True,
+        )
+        for job in jobs:
+            lifecycle.record_failure(job, error)
+        return
+    except Exception as exc:
+        log.exception("analyzer %s failed to load", name)
+        error = AnalyzerError("analyzer_load_failed", f"{type(exc).__name__}: {exc}")
+        for job in jobs:
+            lifecycle.record_failure(job, error)
+        return
+
+    runnable: list[tuple[AnalysisJob, Item]] = []
+    for job in jobs:
+        try:
+            runnable.append((job, build_item(job)))
+        except AnalyzerError as error:
+            lifecycle.record_failure(job, error)
+    if not runnable:
+        return
+    spec = analyzer.spec
+    outcomes = run_batch(analyzer, [item for _, item in runnable])
+    for (job, _), outcome in zip(runnable, outcomes, strict=True):
+        if outcome.result is not None:
+            lifecycle.record_success(
+                job,
+                outcome.result,
+                model_version=spec.model_version,
+                weights_sha256=spec.weights_sha256,
+                device=device,
+                duration_ms=outcome.duration_ms,
+            )
+        else:
+            lifecycle.record_failure(job, outcome.error)
+
+
+def build_item(job: AnalysisJob) -> Item:
+    media = job.media
+    path = None
+    if media.file:
+        try:
+            path = Path(default_storage.path(media.file.name))
+        except NotImplementedError:  # remote storage: analyzers need a local file
+            raise AnalyzerError(
+                "storage_unsupported",
+                "Media storage must be a local filesystem.",
+                permanent=True,
+            ) from None
+        if not path.exists():
+            raise AnalyzerError(
+                "media_missing", f"The stored file for media {media.pk} is gone.", permanent=True
+            )
+    defaults = settings.EMOTIONHUB_ANALYZER_SETTINGS.get(job.analyzer, {})
+    merged_settings = {**defaults, **job.settings}
+    return Item(
+        id=str(job.pk),
+        kind=media.kind,
+        mime=media.mime,
+        path=path,
+        text=media.text or None,
+        settings=merged_settings,
+        metadata={
+            "media_id": str(media.pk),
+            "width": media.width,
+            "height": media.height,
+            "duration_seconds": media.duration_seconds,
+            "original_name": media.original_name,
+            "attempt": job.attempts,
+        },
+        report_progress=_progress_reporter(job),
+    )
+
+
+def _progress_reporter(job: AnalysisJob):
+    last_write = 0.0
+
+    def report(fraction: float) -> None:
+        nonlocal last_write
+        now = time.monotonic()
+        if now - last_write >= PROGRESS_WRITE_INTERVAL_SECONDS:
+            last_write = now
+            lifecycle.report_progress(job, fraction)
+
+    return report

@@ -1,0 +1,74 @@
+"""Each worker writes a heartbeat row, so health checks see workers on any broker
+(the embedded filesystem broker has no broadcast to ping them)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from celery.signals import worker_ready, worker_shutdown
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+_stop = threading.Event()
+
+
+def _cuda_available() -> bool | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return bool(torch.cuda.is_available())
+
+
+def beat_once(hostname: str, queues: list[str], started_at, cuda: bool | None) -> None:
+    from emotionhub.jobs.models import WorkerHeartbeat
+
+    WorkerHeartbeat.objects.update_or_create(
+        hostname=hostname,
+        defaults={
+            "pid": os.getpid(),
+            "queues": queues,
+            "cuda_available": cuda,
+            "started_at": started_at,
+            "last_seen_at": timezone.now(),
+        },
+    )
+
+
+def _loop(hostname: str, queues: list[str]) -> None:
+    started_at = timezone.now()
+    cuda = _cuda_available()
+    while not _stop.is_set():
+        try:
+            close_old_connections()
+            beat_once(hostname, queues, started_at, cuda)
+        except Exception:
+            log.exception("worker heartbeat failed")
+        finally:
+            connection.close()
+        _stop.wait(settings.EMOTIONHUB_WORKER_HEARTBEAT_SECONDS)
+
+
+@worker_ready.connect
+def _start(sender=None, **_: object) -> None:
+    hostname = getattr(sender, "hostname", None) or "worker"
+    consumer = getattr(sender, "controller", None)
+    queues = []
+    if consumer is not None and getattr(consumer, "app", None) is not None:
+        queues = sorted(consumer.app.amqp.queues.consume_from or [])
+    threading.Thread(target=_loop, args=(hostname, queues), daemon=True).start()
+
+
+@worker_shutdown.connect
+def _stop_and_forget(sender=None, **_: object) -> None:
+    _stop.set()
+    from emotionhub.jobs.models import WorkerHeartbeat
+
+    try:
+        WorkerHeartbeat.objects.filter(hostname=getattr(sender, "hostname", "")).delete()
+    except Exception:
+        log.exception("could not remove worker heartbeat")

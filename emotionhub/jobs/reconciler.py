@@ -1,0 +1,69 @@
+"""Repairs what a lost message or a dead worker left behind. Run periodically by beat.
+
+Jobs running past their lease go back to the queue (their next claim fails them if the
+attempts are used up); queued jobs whose message never arrived are sent again; finished
+submissions whose webhook was never sent get it sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from emotionhub.jobs.dispatch import batches_by_analyzer, send_batches
+from emotionhub.jobs.models import AnalysisJob, JobStatus, Submission, WebhookStatus
+
+log = logging.getLogger(__name__)
+SWEEP_LIMIT = 1000
+
+
+def reconcile() -> dict[str, int]:
+    now = timezone.now()
+    expired_ids = list(
+        AnalysisJob.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).values_list(
+            "pk", flat=True
+        )[:SWEEP_LIMIT]
+    )
+    requeued = AnalysisJob.objects.filter(
+        pk__in=expired_ids, status=JobStatus.RUNNING, lease_expires_at__lt=now
+    ).update(
+        status=JobStatus.QUEUED,
+        enqueued_at=now,
+        error_code="lease_expired",
+        error_message="The worker stopped reporting; the job was handed to another worker.",
+    )
+    stale_before = now - timedelta(seconds=settings.EMOTIONHUB_QUEUED_REENQUEUE_SECONDS)
+    stale_ids = list(
+        AnalysisJob.objects.filter(status=JobStatus.QUEUED, enqueued_at__lt=stale_before)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now))
+        .values_list("pk", flat=True)[:SWEEP_LIMIT]
+    )
+    resent = AnalysisJob.objects.filter(pk__in=stale_ids, status=JobStatus.QUEUED).update(
+        enqueued_at=now
+    )
+    to_send = AnalysisJob.objects.filter(
+        pk__in=expired_ids + stale_ids, status=JobStatus.QUEUED
+    ).only("pk", "analyzer")
+    send_batches(batches_by_analyzer(to_send))
+
+    webhooks = _resend_pending_webhooks(now)
+    counts = {"requeued_expired": requeued, "resent_queued": resent, "webhooks": webhooks}
+    if any(counts.values()):
+        log.info("reconciler: %s", counts)
+    return counts
+
+
+def _resend_pending_webhooks(now) -> int:
+    from emotionhub.jobs.tasks import deliver_webhook
+
+    grace = timedelta(seconds=settings.EMOTIONHUB_QUEUED_REENQUEUE_SECONDS)
+    pending = Submission.objects.filter(
+        webhook_status=WebhookStatus.PENDING, finished_at__lt=now - grace
+    ).values_list("pk", flat=True)[:SWEEP_LIMIT]
+    for submission_id in pending:
+        deliver_webhook.apply_async(args=[str(submission_id)])
+    return len(pending)

@@ -1,0 +1,278 @@
+"""Turns a validated request into a Submission with its Media and AnalysisJobs.
+
+All-or-nothing: every item is checked before anything is written, rows are created in one
+transaction, and files written for a request that fails are removed, so bad input leaves
+nothing behind. An ``Idempotency-Key`` makes a retried request return the first result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+
+from emotionhub.accounts.principal import Principal
+from emotionhub.analyzers import registry
+from emotionhub.analyzers.runner import validate_settings
+from emotionhub.api.errors import ApiError
+from emotionhub.jobs import webhooks
+from emotionhub.jobs.dispatch import enqueue_after_commit
+from emotionhub.jobs.models import AnalysisJob, Submission, WebhookStatus
+from emotionhub.media.models import Media, MediaKind
+from emotionhub.media.validation import CheckedUpload, check_upload
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class SubmissionRequest:
+    files: Sequence = ()
+    texts: Sequence[str] = ()
+    analyzers: Sequence[str] | None = None
+    analyzer_settings: dict = dataclasses.field(default_factory=dict)
+    caption: str = ""
+    webhook_url: str = ""
+    idempotency_key: str | None = None
+
+
+@dataclasses.dataclass
+class _PlannedItem:
+    kind: str
+    upload: object | None
+    checked: CheckedUpload | None
+    text: str
+    analyzers: list[str]
+
+
+def create_submission(principal: Principal, req: SubmissionRequest) -> tuple[Submission, bool]:
+    """Return ``(submission, created)``; ``created`` is False for an idempotent replay."""
+    plan = _plan(req)
+    fingerprint = _fingerprint(req, plan)
+    if req.idempotency_key:
+        existing = _replay(principal, req.idempotency_key, fingerprint)
+        if existing:
+            return existing, False
+    saved_files: list[str] = []
+    try:
+        with transaction.atomic():
+            submission = Submission.objects.create(
+                tenant=principal.tenant,
+                api_key=principal.api_key,
+                idempotency_key=req.idempotency_key or None,
+                fingerprint=fingerprint,
+                webhook_url=req.webhook_url,
+                webhook_status=WebhookStatus.NONE,
+            )
+            jobs = _create_media_and_jobs(principal, submission, req, plan, saved_files)
+            enqueue_after_commit(jobs)
+    except IntegrityError:
+        _delete_files(saved_files)
+        if req.idempotency_key:
+            # A parallel request with the same key won the race; answer with its submission.
+            existing = _replay(principal, req.idempotency_key, fingerprint)
+            if existing:
+                return existing, False
+        raise
+    except BaseException:
+        _delete_files(saved_files)
+        raise
+    return submission, True
+
+
+def _plan(req: SubmissionRequest) -> list[_PlannedItem]:
+    count = len(req.files) + len(req.texts)
+    if count == 0:
+        raise ApiError("no_items", "Send at least one `file` or `text` item.", status=400)
+    limit = settings.EMOTIONHUB_MAX_ITEMS_PER_SUBMISSION
+    if count > limit:
+        raise ApiError("too_many_items", f"{count} items sent; at most {limit}.", status=400)
+    if req.webhook_url:
+        try:
+            webhooks.check_url(req.webhook_url)
+        except webhooks.UnsafeUrl as exc:
+            raise ApiError("invalid_webhook_url", f"webhook_url: {exc}.", status=400) from None
+
+    enabled = registry.enabled_names()
+    requested = list(dict.fromkeys(req.analyzers)) if req.analyzers else None
+    if requested is not None:
+        unknown = [name for name in requested if name not in enabled]
+        if unknown:
+            raise ApiError(
+                "unknown_analyzer",
+                f"Unknown or disabled analyzers: {', '.join(unknown)}.",
+                status=400,
+                details={"unknown": unknown, "available": enabled},
+            )
+    specs = {name: registry.get_spec(name) for name in (requested or enabled)}
+
+    items: list[_PlannedItem] = []
+    for index, upload in enumerate(req.files):
+        checked = check_upload(upload, field=f"file[{index}]")
+        text = ""
+        if checked.kind == MediaKind.TEXT:
+            text = _decode_text(upload, f"file[{index}]")
+        items.append(_PlannedItem(checked.kind, upload, checked, text or req.caption, []))
+    for index, text in enumerate(req.texts):
+        items.append(_PlannedItem(MediaKind.TEXT, None, None, _clean_text(text, index), []))
+
+    for index, item in enumerate(items):
+        item.analyzers = [name for name, spec in specs.items() if item.kind in spec.media_kinds]
+        if not item.analyzers:
+            raise ApiError(
+                "no_analyzer_for_kind",
+                f"Item {index} is {item.kind}, which none of the chosen analyzers accepts.",
+                status=400,
+                details={"item": index, "kind": item.kind, "analyzers": sorted(specs)},
+            )
+    used = {name for item in items for name in item.analyzers}
+    _check_analyzer_settings(req.analyzer_settings, used)
+    return items
+
+
+def _check_analyzer_settings(values: dict, used: set[str]) -> None:
+    if not isinstance(values, dict):
+        raise ApiError(
+            "invalid_analyzer_settings", "analyzer_settings must be a JSON object.", status=400
+        )
+    for name, options in values.items():
+        if name not in used:
+            raise ApiError(
+                "invalid_analyzer_settings",
+                f"analyzer_settings names {name!r}, which this submission does not run.",
+                status=400,
+            )
+        if not isinstance(options, dict):
+            raise ApiError(
+                "invalid_analyzer_settings",
+                f"analyzer_settings.{name} must be an object.",
+                status=400,
+            )
+        problems = validate_settings(registry.analyzer_class(name), options)
+        if problems:
+            raise ApiError(
+                "invalid_analyzer_settings",
+                f"analyzer_settings.{name}: " + "; ".join(problems),
+                status=400,
+                details={"analyzer": name, "problems": problems},
+            )
+
+
+def _clean_text(text: str, index: int) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise ApiError("empty_text", f"text[{index}] is empty.", status=400)
+    limit = settings.EMOTIONHUB_MAX_UPLOAD_BYTES["text"]
+    if len(text.encode()) > limit:
+        raise ApiError("text_too_large", f"text[{index}] is longer than {limit} bytes.", status=413)
+    return text
+
+
+def _decode_text(upload, field: str) -> str:
+    upload.seek(0)
+    try:
+        text = upload.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(
+            "unsupported_media_type", f"{field}: text files must be UTF-8.", status=415
+        ) from None
+    finally:
+        upload.seek(0)
+    if not text.strip():
+        raise ApiError("empty_text", f"{field}: the text file holds only whitespace.", status=400)
+    return text
+
+
+def _fingerprint(req: SubmissionRequest, plan: list[_PlannedItem]) -> str:
+    described = {
+        "items": [
+            [
+                item.kind,
+                item.checked.sha256
+                if item.checked
+                else hashlib.sha256(item.text.encode()).hexdigest(),
+                item.analyzers,
+            ]
+            for item in plan
+        ],
+        "settings": req.analyzer_settings,
+        "caption": req.caption,
+        "webhook": req.webhook_url,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def _replay(principal: Principal, key: str, fingerprint: str) -> Submission | None:
+    existing = Submission.objects.filter(tenant=principal.tenant, idempotency_key=key).first()
+    if existing and existing.fingerprint != fingerprint:
+        raise ApiError(
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used for a different request.",
+            status=422,
+            details={"submission": str(existing.pk)},
+        )
+    return existing
+
+
+def _create_media_and_jobs(
+    principal: Principal,
+    submission: Submission,
+    req: SubmissionRequest,
+    plan: list[_PlannedItem],
+    saved_files: list[str],
+) -> list[AnalysisJob]:
+    jobs = []
+    for item in plan:
+        if item.checked:
+            media = Media(
+                tenant=principal.tenant,
+                submission=submission,
+                kind=item.kind,
+                text=item.text,
+                original_name=(item.upload.name or "")[:255],
+                mime=item.checked.mime,
+                size=item.checked.size,
+                sha256=item.checked.sha256,
+                width=item.checked.width,
+                height=item.checked.height,
+            )
+            media.file.save(item.upload.name or "upload", item.upload, save=False)
+            saved_files.append(media.file.name)
+            media.save()
+        else:
+            data = item.text.encode()
+            media = Media.objects.create(
+                tenant=principal.tenant,
+                submission=submission,
+                kind=MediaKind.TEXT,
+                text=item.text,
+                mime="text/plain",
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+        for name in item.analyzers:
+            jobs.append(
+                AnalysisJob(
+                    tenant=principal.tenant,
+                    media=media,
+                    submission=submission,
+                    analyzer=name,
+                    analyzer_version=registry.get_spec(name).version,
+                    settings=req.analyzer_settings.get(name, {}),
+                    max_attempts=settings.EMOTIONHUB_MAX_ATTEMPTS,
+                    enqueued_at=submission.created_at,
+                )
+            )
+    return AnalysisJob.objects.bulk_create(jobs)
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            log.exception("could not remove %s after a failed submission", name)

@@ -1,0 +1,1 @@
+"""Submitted media: the stored blob, what it is, and the checks it passed on the way in."""

@@ -1,0 +1,111 @@
+"""Decides what an upload is from its content, never its name, and rejects what we cannot
+analyse before anything is stored.
+
+Images are opened with Pillow, which reads only the header to learn the size, so a
+decompression bomb is refused without being decoded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import warnings
+
+import filetype
+from django.conf import settings
+from PIL import Image, UnidentifiedImageError
+
+from emotionhub.api.errors import ApiError
+
+IMAGE_MIMES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
+VIDEO_MIMES = {"video/mp4", "video/quicktime", "video/webm", "video/x-matroska"}
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckedUpload:
+    kind: str
+    mime: str
+    size: int
+    sha256: str
+    width: int | None = None
+    height: int | None = None
+
+
+def sha256_of(fileobj) -> str:
+    digest = hashlib.sha256()
+    fileobj.seek(0)
+    for chunk in iter(lambda: fileobj.read(1024 * 1024), b""):
+        digest.update(chunk)
+    fileobj.seek(0)
+    return digest.hexdigest()
+
+
+def check_upload(upload, *, field: str) -> CheckedUpload:
+    """Validate one uploaded file; raise :class:`ApiError` describing what is wrong."""
+    size = upload.size or 0
+    if size == 0:
+        raise ApiError("empty_file", f"{field}: the file {upload.name!r} is empty.", status=400)
+    upload.seek(0)
+    head = upload.read(8192)
+    upload.seek(0)
+    guess = filetype.guess(head)
+    mime = guess.mime if guess else _text_mime(head)
+    if mime in IMAGE_MIMES:
+        kind = "image"
+    elif mime in VIDEO_MIMES:
+        kind = "video"
+    elif mime == "text/plain":
+        kind = "text"
+    else:
+        raise ApiError(
+            "unsupported_media_type",
+            f"{field}: {upload.name!r} is not a supported image, video or UTF-8 text file "
+            f"(detected {mime or 'unknown'}).",
+            status=415,
+        )
+    limit = settings.EMOTIONHUB_MAX_UPLOAD_BYTES[kind]
+    if size > limit:
+        raise ApiError(
+            "file_too_large",
+            f"{field}: {upload.name!r} is {size} bytes; the limit for {kind} is {limit}.",
+            status=413,
+        )
+    width = height = None
+    if kind == "image":
+        width, height = _image_size(upload, field)
+    return CheckedUpload(kind, mime, size, sha256_of(upload), width, height)
+
+
+def _text_mime(head: bytes) -> str | None:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the 8 KiB boundary is still text.
+        if exc.start < len(head) - 4:
+            return None
+    return "text/plain" if b"\x00" not in head else None
+
+
+def _image_size(upload, field: str) -> tuple[int, int]:
+    max_pixels = settings.EMOTIONHUB_MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(upload) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise Image.DecompressionBombError("too many pixels")
+                image.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ApiError(
+            "image_too_large",
+            f"{field}: the image has more than {max_pixels} pixels.",
+            status=413,
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ApiError(
+            "corrupt_image", f"{field}: the image cannot be decoded ({exc}).", status=400
+        ) from None
+    finally:
+        upload.seek(0)
+    return width, height

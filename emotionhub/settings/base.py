@@ -1,0 +1,185 @@
+"""Settings shared by every runtime shape, configured from environment variables."""
+
+from pathlib import Path
+
+import dj_database_url
+
+from emotionhub.settings.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(env_str("EMOTIONHUB_VAR_DIR", str(BASE_DIR / "var")))
+
+SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-change-me")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "emotionhub.accounts",
+    "emotionhub.analyzers",
+    "emotionhub.media",
+    "emotionhub.jobs",
+    "emotionhub.social",
+    "emotionhub.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "emotionhub.urls"
+WSGI_APPLICATION = "emotionhub.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{VAR_DIR / 'emotionhub.sqlite3'}",
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+
+# Uploads larger than this are streamed to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 100
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "emotionhub.accounts.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["emotionhub.accounts.permissions.HasTenantScope"],
+    "DEFAULT_PAGINATION_CLASS": "emotionhub.api.pagination.DefaultPagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "emotionhub.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "EmotionHub API",
+    "DESCRIPTION": (
+        "Submit images, videos and text for emotion and sentiment analysis, follow "
+        "asynchronous jobs and read results. Authenticate with `Authorization: Api-Key <key>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "emotionhub.jobs.models.JobStatus",
+        "MediaKindEnum": "emotionhub.media.models.MediaKind",
+    },
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "ApiKeyAuth": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "`Api-Key <key>`",
+            }
+        }
+    },
+    "SECURITY": [{"ApiKeyAuth": []}],
+}
+
+# --- Celery -----------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    # A message whose worker died unacknowledged is redelivered after this many seconds;
+    # the reconciler usually re-enqueues the job much sooner.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    }
+CELERY_BEAT_RECONCILE_SECONDS = env_float("EMOTIONHUB_RECONCILE_SECONDS", 30.0)
+
+# --- EmotionHub ---------------------------------------------------------------------------
+# Analyzer allow list: names of installed plugins (entry point group
+# ``emotionhub.analyzers``) that may run; "*" enables every installed analyzer.
+EMOTIONHUB_ANALYZERS = env_list("EMOTIONHUB_ANALYZERS", ["*"])
+# Per-analyzer settings overrides applied to every job, e.g. {"facial_emotion": {...}}.
+EMOTIONHUB_ANALYZER_SETTINGS: dict[str, dict] = {}
+# A running job must finish or report progress within this lease, or the reconciler
+# hands it to another worker.
+EMOTIONHUB_JOB_LEASE_SECONDS = env_int("EMOTIONHUB_JOB_LEASE_SECONDS", 600)
+# A queued job whose message has not been picked up for this long is enqueued again.
+EMOTIONHUB_QUEUED_REENQUEUE_SECONDS = env_int("EMOTIONHUB_QUEUED_REENQUEUE_SECONDS", 900)
+EMOTIONHUB_MAX_ATTEMPTS = env_int("EMOTIONHUB_MAX_ATTEMPTS", 4)
+EMOTIONHUB_RETRY_BASE_SECONDS = env_float("EMOTIONHUB_RETRY_BASE_SECONDS", 10.0)
+EMOTIONHUB_RETRY_MAX_SECONDS = env_float("EMOTIONHUB_RETRY_MAX_SECONDS", 600.0)
+EMOTIONHUB_WORKER_HEARTBEAT_SECONDS = env_float("EMOTIONHUB_WORKER_HEARTBEAT_SECONDS", 15.0)
+EMOTIONHUB_MAX_UPLOAD_BYTES = {
+    "image": env_int("EMOTIONHUB_MAX_IMAGE_BYTES", 20 * 1024 * 1024),
+    "video": env_int("EMOTIONHUB_MAX_VIDEO_BYTES", 200 * 1024 * 1024),
+    "text": env_int("EMOTIONHUB_MAX_TEXT_BYTES", 64 * 1024),
+}
+EMOTIONHUB_MAX_IMAGE_PIXELS = env_int("EMOTIONHUB_MAX_IMAGE_PIXELS", 40_000_000)
+EMOTIONHUB_MAX_ITEMS_PER_SUBMISSION = env_int("EMOTIONHUB_MAX_ITEMS_PER_SUBMISSION", 50)
+EMOTIONHUB_WEBHOOK_TIMEOUT_SECONDS = env_float("EMOTIONHUB_WEBHOOK_TIMEOUT_SECONDS", 10.0)
+EMOTIONHUB_WEBHOOK_MAX_ATTEMPTS = env_int("EMOTIONHUB_WEBHOOK_MAX_ATTEMPTS", 5)
+# Webhooks to private, loopback and link-local addresses are refused unless allowed here
+# (tests and single-machine setups deliver to localhost).
+EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE = env_bool("EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE", False)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

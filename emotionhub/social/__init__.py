@@ -1,0 +1,1 @@
+"""Social-media sources and the posts ingested from them."""

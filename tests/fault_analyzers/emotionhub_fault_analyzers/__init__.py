@@ -1,0 +1,118 @@
+"""Analyzers that misbehave in controlled ways, so tests can prove the core copes."""
+
+import os
+import time
+from collections.abc import Sequence
+
+from emotionhub.analyzers.contract import Analyzer, AnalyzerError, AnalyzerSpec, Item, Result
+
+ALL_KINDS = frozenset({"image", "video", "text"})
+ATTEMPT_RESULT = {
+    "type": "object",
+    "required": ["attempt"],
+    "properties": {"attempt": {"type": "integer"}},
+    "additionalProperties": False,
+}
+
+
+class FlakyAnalyzer(Analyzer):
+    """Fails transiently on the first ``fail_times`` attempts, then succeeds."""
+
+    spec = AnalyzerSpec(
+        name="flaky",
+        version="1.0.0",
+        media_kinds=ALL_KINDS,
+        result_schema=ATTEMPT_RESULT,
+        settings_schema={
+            "type": "object",
+            "properties": {"fail_times": {"type": "integer", "minimum": 0}},
+            "additionalProperties": False,
+        },
+    )
+
+    def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
+        out: list[Result | AnalyzerError] = []
+        for item in items:
+            attempt = item.metadata["attempt"]
+            if attempt <= item.settings.get("fail_times", 1):
+                out.append(AnalyzerError("upstream_timeout", f"attempt {attempt} timed out"))
+            else:
+                out.append(Result({"attempt": attempt}))
+        return out
+
+
+class BrokenAnalyzer(Analyzer):
+    """Every input is permanently unusable."""
+
+    spec = AnalyzerSpec(
+        name="broken", version="1.0.0", media_kinds=ALL_KINDS, result_schema=ATTEMPT_RESULT
+    )
+
+    def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
+        return [
+            AnalyzerError("unsupported_content", "this input can never be analysed", permanent=True)
+            for _ in items
+        ]
+
+
+class CrashingAnalyzer(Analyzer):
+    """Raises an unexpected exception, or with ``hard`` kills its own process."""
+
+    spec = AnalyzerSpec(
+        name="crasher",
+        version="1.0.0",
+        media_kinds=ALL_KINDS,
+        result_schema=ATTEMPT_RESULT,
+        settings_schema={
+            "type": "object",
+            "properties": {"hard": {"type": "boolean"}},
+            "additionalProperties": False,
+        },
+    )
+
+    def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
+        if any(item.settings.get("hard") for item in items):
+            os._exit(17)
+        raise ZeroDivisionError("plugin bug: division by zero")
+
+
+class SlowAnalyzer(Analyzer):
+    """Sleeps ``seconds`` while reporting progress, then succeeds."""
+
+    spec = AnalyzerSpec(
+        name="slow",
+        version="1.0.0",
+        media_kinds=ALL_KINDS,
+        result_schema=ATTEMPT_RESULT,
+        settings_schema={
+            "type": "object",
+            "properties": {"seconds": {"type": "number", "minimum": 0, "maximum": 60}},
+            "additionalProperties": False,
+        },
+    )
+
+    def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
+        out: list[Result | AnalyzerError] = []
+        for item in items:
+            seconds = item.settings.get("seconds", 1.0)
+            steps = max(int(seconds * 10), 1)
+            for step in range(steps):
+                time.sleep(seconds / steps)
+                item.report_progress((step + 1) / steps)
+            out.append(Result({"attempt": item.metadata["attempt"]}))
+        return out
+
+
+class BadSpecAnalyzer(Analyzer):
+    """A spec that start-up validation must reject."""
+
+    spec = AnalyzerSpec(
+        name="bad_spec",
+        version="",
+        media_kinds=frozenset({"audio"}),
+        max_batch_size=0,
+        result_schema={"type": "no-such-type"},
+    )
+
+    def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
+        return []
