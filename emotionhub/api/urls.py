@@ -5,7 +5,8 @@ from rest_framework.routers import DefaultRouter
 from emotionhub.api import views
 from emotionhub.api.health import HealthView
 
-router = DefaultRouter(trailing_slash="/?")
+router = DefaultRouter()
+router.trailing_slash = "/?"  # accept both /jobs and /jobs/ without a redirect
 router.register("submissions", views.SubmissionViewSet, basename="submission")
 router.register("media", views.MediaViewSet, basename="media")
 router.register("jobs", views.JobViewSet, basename="job")

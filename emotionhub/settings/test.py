@@ -5,16 +5,24 @@ Without ``DATABASE_URL`` the suite falls back to SQLite and the tests marked
 """
 
 import os
+import tempfile
+from pathlib import Path
 
 from emotionhub.settings.base import *  # noqa: F403
-from emotionhub.settings.base import VAR_DIR
+from emotionhub.settings.env import env_float, env_int
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = VAR_DIR / "test-media" / str(os.getpid())
+# Shared with the worker processes the tests start (they inherit the environment).
+MEDIA_ROOT = Path(os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="emotionhub-media-")))
 EMOTIONHUB_ANALYZERS = ["example", "flaky", "broken", "crasher", "slow", "text_length"]
 EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE = True
 EMOTIONHUB_RETRY_BASE_SECONDS = 0.2
 EMOTIONHUB_RETRY_MAX_SECONDS = 1.0
 EMOTIONHUB_MAX_ATTEMPTS = 3
+# Short leases and a fast reconciler so fault tests finish in seconds.
+EMOTIONHUB_JOB_LEASE_SECONDS = env_int("EMOTIONHUB_JOB_LEASE_SECONDS", 4)
+EMOTIONHUB_QUEUED_REENQUEUE_SECONDS = env_int("EMOTIONHUB_QUEUED_REENQUEUE_SECONDS", 8)
+CELERY_BEAT_RECONCILE_SECONDS = env_float("EMOTIONHUB_RECONCILE_SECONDS", 1.0)
+EMOTIONHUB_WORKER_HEARTBEAT_SECONDS = env_float("EMOTIONHUB_WORKER_HEARTBEAT_SECONDS", 0.5)
 EMOTIONHUB_WEBHOOK_MAX_ATTEMPTS = 2

@@ -1,0 +1,76 @@
+"""Shared fixtures: tenants with API keys, API clients, and test images."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.db import connection
+from PIL import Image
+from rest_framework.test import APIClient
+
+from emotionhub.accounts.models import ApiKey, Tenant
+
+
+def uses_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that need the real services skip, clearly, when they were not started."""
+    import os
+
+    missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+    if not missing:
+        return
+    skip = pytest.mark.skip(
+        reason=f"{' and '.join(missing)} not set: run through scripts/test.sh, which starts "
+        "real PostgreSQL and Redis"
+    )
+    for item in items:
+        if "services" in item.keywords:
+            item.add_marker(skip)
+
+
+def png_bytes(size=(64, 48), color=(200, 120, 40)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def upload(name: str, data: bytes, content_type: str = "application/octet-stream"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+class TenantClient:
+    """A tenant, its raw API key and an authenticated APIClient."""
+
+    def __init__(self, slug: str, scopes=("read", "submit")) -> None:
+        self.tenant = Tenant.objects.create(name=slug.title(), slug=slug)
+        self.key, self.raw_key = ApiKey.issue(self.tenant, "test", list(scopes))
+        self.client = APIClient()
+        self.client.credentials(HTTP_AUTHORIZATION=f"Api-Key {self.raw_key}")
+
+    def submit(self, files=(), texts=(), headers=None, **fields):
+        data = {"file": list(files), "text": list(texts), **fields}
+        data = {k: v for k, v in data.items() if v not in ([], None)}
+        return self.client.post(
+            "/api/v1/submissions", data, format="multipart", headers=headers or {}
+        )
+
+
+@pytest.fixture
+def alice(db) -> TenantClient:
+    return TenantClient("alice")
+
+
+@pytest.fixture
+def bob(db) -> TenantClient:
+    return TenantClient("bob")
+
+
+@pytest.fixture
+def anonymous() -> APIClient:
+    return APIClient()
