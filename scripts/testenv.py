@@ -116,12 +116,17 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child still "exists"; reap it if it is ours so it counts as dead.
+    # A zombie still "exists": reap it if it is our child, and count it as dead either way
+    # (a daemonized postmaster is reparented to init, which may reap it only later).
     with contextlib.suppress(ChildProcessError, OSError):
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
-    return True
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): trust kill(0)
+    return stat_line.rsplit(")", 1)[-1].split()[:1] != ["Z"]
 
 
 def _read_pid(pidfile: Path) -> int | None:
@@ -139,6 +144,16 @@ def _kill_pid(pid: int, sig: signal.Signals, wait: float) -> bool:
     return _wait_until(lambda: not _pid_alive(pid), wait)
 
 
+def remove_tree(path: Path) -> None:
+    """``rm -rf`` that retries briefly: exiting server processes may still be writing."""
+    for _ in range(20):
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            return
+        time.sleep(0.1)
+    log(f"could not remove {path} completely")
+
+
 def apt_install(*packages: str) -> None:
     """Install Debian packages (root only).  ``apt-get update`` runs only if needed.
 
@@ -151,12 +166,14 @@ def apt_install(*packages: str) -> None:
             "install it yourself or set DATABASE_URL/REDIS_URL to existing servers"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    wait_for_lock = ["-o", "DPkg::Lock::Timeout=300"]  # another apt run may hold the lock
+    install = ["apt-get", *wait_for_lock, "install", "-y", "--no-install-recommends", *packages]
     log(f"installing {' '.join(packages)} with apt-get")
     if subprocess.run(install, env=env, stdout=subprocess.DEVNULL).returncode == 0:
         return
     log("apt-get install failed; running apt-get update and retrying")
-    subprocess.run(["apt-get", "update"], env=env, stdout=subprocess.DEVNULL, check=False)
+    update = ["apt-get", *wait_for_lock, "update"]
+    subprocess.run(update, env=env, stdout=subprocess.DEVNULL, check=False)
     result = subprocess.run(install, env=env, stdout=subprocess.DEVNULL)
     if result.returncode != 0:
         raise TestEnvError(f"apt-get install {' '.join(packages)} failed ({result.returncode})")
@@ -291,23 +308,41 @@ class PostgresServer:
         return env
 
     def _run(
-        self, args: Sequence[str | Path], timeout: float, as_owner: bool = True
+        self,
+        args: Sequence[str | Path],
+        timeout: float,
+        as_owner: bool = True,
+        stdin_text: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run a PostgreSQL tool, as the cluster owner when we are root."""
+        """Run a PostgreSQL tool, as the cluster owner when we are root.
+
+        The tool gets its own process group, killed as a whole if we are interrupted:
+        initdb's bootstrap ``postgres`` children would otherwise keep writing into the
+        directory we are about to delete.
+        """
         kwargs: dict[str, object] = {}
         if as_owner and self.user is not None:
             kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
-        return subprocess.run(
-            [str(a) for a in args],
+        argv = [str(a) for a in args]
+        with subprocess.Popen(
+            argv,
             env=self._env(),
             cwd=self.root,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
+            stdin=subprocess.DEVNULL if stdin_text is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            check=False,
+            process_group=0,
             **kwargs,  # type: ignore[arg-type]
-        )
+        ) as proc:
+            try:
+                stdout, stderr = proc.communicate(stdin_text, timeout=timeout)
+            except BaseException:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise
+        return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
     def _fail(self, what: str, result: subprocess.CompletedProcess[str] | None) -> TestEnvError:
         output = ""
@@ -369,31 +404,52 @@ class PostgresServer:
             raise self._fail(f"pg_ctl start on port {port} failed", result)
         self._running = True
 
+    def _client_method(self) -> str:
+        """How to create the database: the newest tool available on this machine."""
+        for tool in ("createdb", "psql"):
+            if find_pg_client(tool, self.bindir) is not None:
+                return tool
+        try:
+            import psycopg2  # type: ignore[import-untyped]  # noqa: F401
+        except ImportError:
+            return "single-user"  # only the server binary: works with nothing else installed
+        return "psycopg2"
+
     def create_database(self) -> None:
-        """Create the test database with whichever client is available."""
-        createdb = find_pg_client("createdb", self.bindir)
-        psql = find_pg_client("psql", self.bindir)
+        """Create the test database on the running server with whichever client exists."""
+        method = self._client_method()
         conn = ["-h", HOST, "-p", str(self.port), "-U", PG_SUPERUSER]
-        if createdb is not None:
-            result = self._run([createdb, *conn, self.dbname], timeout=60, as_owner=False)
-        elif psql is not None:
+        if method == "createdb":
+            createdb = find_pg_client("createdb", self.bindir)
+            result = self._run([createdb or "createdb", *conn, self.dbname], 60, as_owner=False)
+        elif method == "psql":
+            psql = find_pg_client("psql", self.bindir)
             sql = f'CREATE DATABASE "{self.dbname}"'
-            args = [psql, *conn, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql]
+            args = [psql or "psql", *conn, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql]
             result = self._run(args, timeout=60, as_owner=False)
-        else:
+        elif method == "psycopg2":
             self._create_database_psycopg2()
             return
+        else:
+            return  # created by create_database_offline() before the server started
         if result.returncode != 0:
             raise self._fail(f"creating database {self.dbname!r} failed", result)
 
+    def create_database_offline(self) -> None:
+        """Without any client, create the database in single-user mode before the start."""
+        if self._client_method() != "single-user":
+            return
+        result = self._run(
+            [self.bindir / "postgres", "--single", "-D", self.data_dir, "-F", "postgres"],
+            timeout=60,
+            stdin_text=f'CREATE DATABASE "{self.dbname}";\n',
+        )
+        if result.returncode != 0:
+            raise self._fail(f"creating database {self.dbname!r} (single-user mode) failed", result)
+
     def _create_database_psycopg2(self) -> None:
-        try:
-            import psycopg2  # type: ignore[import-untyped]
-        except ImportError:
-            raise TestEnvError(
-                "no createdb/psql binary and psycopg2 is not importable; cannot create the "
-                "test database (install postgresql-client or psycopg2-binary)"
-            ) from None
+        import psycopg2  # type: ignore[import-untyped]
+
         connection = psycopg2.connect(
             host=HOST, port=self.port, user=PG_SUPERUSER, dbname="postgres"
         )
@@ -418,12 +474,10 @@ class PostgresServer:
     def stop(self) -> None:
         """Stop the server (``pg_ctl stop -m fast``); safe to call more than once."""
         if self._start_attempted:
-            self._start_attempted = False
             pid_file = self.data_dir / "postmaster.pid"
             if not self._running:
                 # pg_ctl start failed or was interrupted; a postmaster may still be coming up.
                 _wait_until(pid_file.exists, 1.0)
-            self._running = False
             if pid_file.exists():
                 try:
                     result = self._run(
@@ -435,9 +489,11 @@ class PostgresServer:
                 except subprocess.TimeoutExpired:
                     log("pg_ctl stop timed out")
             self._kill_postmaster()
+            # Cleared only now, so a stop() interrupted half-way is redone by the atexit one.
+            self._start_attempted = self._running = False
         if self.remove_root_on_stop:
             self.remove_root_on_stop = False
-            shutil.rmtree(self.root, ignore_errors=True)
+            remove_tree(self.root)
 
 
 def _postgres_root(base_dir: Path, user: pwd.struct_passwd | None) -> tuple[Path, bool]:
@@ -476,6 +532,7 @@ def start_postgres(base_dir: Path | str, attempts: int = 3) -> PostgresServer:
     atexit.register(server.stop)
     try:
         server.initdb()
+        server.create_database_offline()
         for attempt in range(1, attempts + 1):
             try:
                 server.start(free_port())
@@ -754,39 +811,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not cmd:
         parser.error("no command given (use: -- CMD [ARGS...])")
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        raise _Terminated(signum)
-
-    for sig in _HANDLED_SIGNALS:
-        signal.signal(sig, on_signal)
-
     started: list[PostgresServer | RedisServer] = []
-    base_dir = Path(tempfile.mkdtemp(prefix="emotionhub-testenv-"))
-    base_dir.chmod(0o755)  # the pgtest user must be able to reach its data dir inside
+    base_dir: Path | None = None
     cleaned = False
 
     def cleanup() -> None:
         nonlocal cleaned
+        for sig in _HANDLED_SIGNALS:  # a second Ctrl-C must not abort the teardown
+            signal.signal(sig, signal.SIG_IGN)
         if cleaned:
             return
         cleaned = True
-        for sig in _HANDLED_SIGNALS:  # a second Ctrl-C must not abort the teardown
-            signal.signal(sig, signal.SIG_IGN)
         for server in reversed(started):
             try:
                 server.stop()
             except Exception as exc:  # keep going: the other server must stop too
                 log(f"error stopping {type(server).__name__}: {exc}")
-        if args.keep_dir:
+        if base_dir is None:
+            pass
+        elif args.keep_dir:
             log(f"kept {base_dir}")
         else:
-            shutil.rmtree(base_dir, ignore_errors=True)
+            remove_tree(base_dir)
 
+    interrupted = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # Raise once; repeated Ctrl-C must not break the cleanup that this one triggers.
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            raise _Terminated(signum)
+
+    # atexit first: it still runs if a signal lands anywhere below, before the try/finally.
     atexit.register(cleanup)
-    env = dict(os.environ)
-    env["EMOTIONHUB_TESTENV_DIR"] = str(base_dir)
+    for sig in _HANDLED_SIGNALS:
+        signal.signal(sig, on_signal)
     try:
         try:
+            base_dir = Path(tempfile.mkdtemp(prefix="emotionhub-testenv-"))
+            base_dir.chmod(0o755)  # the pgtest user must be able to reach its data dir inside
+            env = dict(os.environ)
+            env["EMOTIONHUB_TESTENV_DIR"] = str(base_dir)
             if env.get("DATABASE_URL"):
                 log("DATABASE_URL is set; using that PostgreSQL")
             else:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 
 
 class UnsafeUrl(ValueError):
@@ -47,7 +48,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 def post(url: str, secret: str, event: str, payload: dict) -> requests.Response:
     """POST once; redirects are not followed (the next hop was never checked)."""
     check_url(url)
-    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    body = json.dumps(
+        payload, separators=(",", ":"), sort_keys=True, cls=DjangoJSONEncoder
+    ).encode()
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
