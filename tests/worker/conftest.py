@@ -45,6 +45,10 @@ class WorkerProcess:
             ),
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "PYTHONUNBUFFERED": "1",
+            # The test-only plugins that pytest's `pythonpath` setting exposes.
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(ROOT / "var" / "test-plugins"), os.environ.get("PYTHONPATH")])
+            ),
         }
         command = [
             sys.executable,

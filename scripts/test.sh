@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need, then runs lint,
+# Django's checks and pytest against real PostgreSQL, Redis and Celery worker processes
+# (started and stopped by scripts/testenv.py). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+# shellcheck disable=SC1091
+source .venv/bin/activate
+export PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1
+# torch first, pinned, so nothing else can pull a CUDA build.
+pip install -q "torch==2.13.0"
+pip install -q -e ".[dev]" -e tests/dummy_analyzer
+# Plugins that fail on purpose are visible to test runs only (pytest's pythonpath).
+rm -rf var/test-plugins
+pip install -q --no-deps --no-build-isolation --target var/test-plugins tests/fault_analyzers
+
+export DJANGO_SETTINGS_MODULE=emotionhub.settings.test PYTHONPATH="$PWD/var/test-plugins"
+echo "== ruff"; ruff check . && ruff format --check .
+echo "== django checks"
+python manage.py check --fail-level WARNING
+python manage.py makemigrations --check --dry-run
+echo "== pytest"
+python scripts/testenv.py -- python -m pytest "$@"

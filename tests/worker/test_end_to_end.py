@@ -1,0 +1,136 @@
+"""Upload → real worker process → result visible through the API, on PostgreSQL + Redis."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import requests
+
+from emotionhub.jobs.models import AnalysisJob, AnalysisResult, JobStatus
+from tests.conftest import TenantClient, png_bytes
+from tests.worker.conftest import wait_for
+
+pytestmark = [pytest.mark.services, pytest.mark.workers]
+
+
+def wait_submission_finished(client: TenantClient, submission_id: str, timeout: float = 60):
+    def finished():
+        body = client.client.get(f"/api/v1/submissions/{submission_id}").json()
+        return body if body["finished_at"] else None
+
+    return wait_for(finished, timeout, message=f"submission {submission_id} to finish")
+
+
+def test_upload_to_result_through_a_real_worker(live_server, start_worker):
+    start_worker("e2e", concurrency=2)
+    alice = TenantClient("alice")
+    response = requests.post(
+        f"{live_server.url}/api/v1/submissions",
+        headers={"Authorization": f"Api-Key {alice.raw_key}"},
+        files=[("file", ("face.png", png_bytes(size=(40, 30), color=(10, 20, 30)), "image/png"))],
+        data={"text": "three little words", "analyzers": "example,text_length"},
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    body = wait_submission_finished(alice, response.json()["id"])
+    assert body["status"] == "succeeded" and body["progress"] == 1.0
+    by_kind = {item["kind"]: item for item in body["items"]}
+    (image_result,) = by_kind["image"]["results"]
+    assert image_result["payload"] == {"width": 40, "height": 30, "mean_brightness": 18.0}
+    assert image_result["model_version"] == "stats-1" and image_result["device"] == "cpu"
+    text_results = {r["analyzer"]: r["payload"] for r in by_kind["text"]["results"]}
+    assert text_results == {"example": {"words": 3}, "text_length": {"characters": 18}}
+    jobs = alice.client.get("/api/v1/jobs", {"status": "succeeded"}).json()
+    assert jobs["count"] == 3 and all(job["attempts"] == 1 for job in jobs["results"])
+    assert alice.client.get("/api/v1/results").json()["count"] == 3
+
+
+def test_health_reports_database_broker_and_worker(client, start_worker):
+    down = client.get("/api/v1/health").json()
+    assert down["database"]["ok"] and down["broker"]["ok"]
+    assert down["workers"]["count"] == 0 and down["status"] == "degraded"
+    start_worker("healthy")
+    up = client.get("/api/v1/health").json()
+    assert up["status"] == "ok" and up["workers"]["count"] == 1
+    assert up["database"]["vendor"] == "postgresql" and up["broker"]["transport"] == "redis"
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_webhook_is_signed_and_sent_when_the_submission_finishes(start_worker):
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    _Receiver.received = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        start_worker("hooks")
+        alice = TenantClient("alice")
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        submitted = alice.submit(
+            texts=["hi there"], analyzers="text_length,broken", webhook_url=url
+        ).json()
+        wait_for(lambda: _Receiver.received, 60, message="webhook delivery")
+        headers, body = _Receiver.received[0]
+        signed = headers["X-EmotionHub-Timestamp"].encode() + b"." + body
+        expected = hmac.new(alice.tenant.webhook_secret.encode(), signed, hashlib.sha256)
+        assert headers["X-EmotionHub-Signature"] == "sha256=" + expected.hexdigest()
+        payload = json.loads(body)
+        assert payload["event"] == "submission.finished"
+        assert payload["submission"]["id"] == submitted["id"]
+        assert payload["submission"]["status"] == "partial"
+        final = wait_submission_finished(alice, submitted["id"])
+        wait_for(
+            lambda: (
+                alice.client.get(f"/api/v1/submissions/{submitted['id']}").json()["webhook"][
+                    "status"
+                ]
+                == "delivered"
+            ),
+            10,
+            message="webhook marked delivered",
+        )
+        assert final["job_counts"] == {"succeeded": 1, "failed": 1}
+        assert len(_Receiver.received) == 1
+    finally:
+        server.shutdown()
+
+
+def test_parallel_requests_with_one_idempotency_key_create_one_submission(live_server, db):
+    alice = TenantClient("alice")
+    results: list = []
+
+    def post():
+        response = requests.post(
+            f"{live_server.url}/api/v1/submissions",
+            headers={"Authorization": f"Api-Key {alice.raw_key}", "Idempotency-Key": "k-1"},
+            data={"text": "same words", "analyzers": "text_length"},
+            timeout=30,
+        )
+        results.append((response.status_code, response.json()["id"]))
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(202) == 1 and statuses.count(200) == 7, results
+    assert len({submission_id for _, submission_id in results}) == 1
+    assert AnalysisJob.objects.count() == 1
+    assert AnalysisJob.objects.get().status == JobStatus.QUEUED
+    assert AnalysisResult.objects.count() == 0
