@@ -17,6 +17,13 @@ pip install -q -e ".[dev]" -e tests/dummy_analyzer
 rm -rf var/test-plugins
 pip install -q --no-deps --no-build-isolation --target var/test-plugins tests/fault_analyzers
 
+# docker-compose validates docker-compose.yml (no Docker engine needed).
+if ! command -v docker-compose >/dev/null && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -q docker-compose >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null && apt-get install -y -q docker-compose >/dev/null; } \
+    || echo "warning: could not install docker-compose; the compose test will skip"
+fi
+
 export DJANGO_SETTINGS_MODULE=emotionhub.settings.test PYTHONPATH="$PWD/var/test-plugins"
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== django checks"

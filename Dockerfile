@@ -1,0 +1,24 @@
+# One image for web, workers and beat. Build the GPU worker image with a CUDA build of
+# torch: docker build --build-arg TORCH_PIP_ARGS="--index-url <your CUDA wheel index>" .
+FROM python:3.11-slim
+
+ARG TORCH_VERSION=2.13.0
+ARG TORCH_PIP_ARGS=""
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    HF_HUB_OFFLINE=1 DJANGO_SETTINGS_MODULE=emotionhub.settings.production
+
+WORKDIR /app
+RUN pip install "torch==${TORCH_VERSION}" ${TORCH_PIP_ARGS}
+COPY pyproject.toml README.md ./
+COPY emotionhub ./emotionhub
+COPY ml ./ml
+COPY plugins ./plugins
+COPY tests/dummy_analyzer ./tests/dummy_analyzer
+RUN pip install ".[postgres,server]" ./tests/dummy_analyzer \
+    && for plugin in plugins/*/; do [ -f "$plugin/pyproject.toml" ] && pip install "$plugin"; done; true
+COPY manage.py ./
+RUN useradd --create-home --uid 1000 emotionhub && mkdir -p /data && chown emotionhub /data
+USER emotionhub
+ENV EMOTIONHUB_VAR_DIR=/data MEDIA_ROOT=/data/media STATIC_ROOT=/data/static
+EXPOSE 8000
+CMD ["gunicorn", "emotionhub.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -1,0 +1,67 @@
+"""The production compose file is valid and has the agreed shape."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compose_command() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+    return ["docker", "compose"] if shutil.which("docker") and probe.returncode == 0 else None
+
+
+@pytest.fixture
+def compose():
+    command = compose_command()
+    if command is None:
+        pytest.skip("neither docker-compose nor the docker compose plugin is installed")
+    env = {**os.environ, "SECRET_KEY": "s", "POSTGRES_PASSWORD": "p"}
+
+    def run(*args: str) -> str:
+        return subprocess.run(
+            [*command, "-f", str(ROOT / "docker-compose.yml"), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            cwd=ROOT,
+        ).stdout
+
+    return run
+
+
+def test_compose_file_is_valid_with_the_production_services(compose):
+    import yaml
+
+    compose("config", "-q")
+    services = yaml.safe_load(compose("--profile", "gpu", "config"))["services"]
+    assert set(services) == {
+        "postgres",
+        "redis",
+        "migrate",
+        "web",
+        "worker-cpu",
+        "worker-gpu",
+        "beat",
+    }
+    opt_in = {name for name, service in services.items() if service.get("profiles")}
+    assert opt_in == {"worker-gpu"} and services["worker-gpu"]["profiles"] == ["gpu"]
+
+
+def test_gpu_worker_reserves_an_nvidia_device_and_consumes_the_gpu_queue(compose):
+    import yaml
+
+    config = yaml.safe_load(compose("--profile", "gpu", "config"))
+    gpu = config["services"]["worker-gpu"]
+    (device,) = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
+    assert "analysis_gpu" in json.dumps(gpu["command"])
+    assert gpu["environment"]["DATABASE_URL"].startswith("postgres://")
