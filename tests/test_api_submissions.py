@@ -245,3 +245,29 @@ def test_analyzers_endpoint_lists_specs(alice):
     assert example["media_kinds"] == ["image", "text"] and example["max_batch_size"] == 8
     assert example["queue"] == "analysis_cpu" and example["result_schema"]["type"] == "object"
     assert_error(alice.client.get("/api/v1/analyzers/nope"), 404, "not_found")
+
+
+def test_expired_and_revoked_keys_are_refused(alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    alice.key.expires_at = timezone.now() - timedelta(seconds=1)
+    alice.key.save()
+    assert_error(alice.client.get("/api/v1/jobs"), 401, "authentication_failed")
+    alice.key.expires_at, alice.key.revoked_at = None, timezone.now()
+    alice.key.save()
+    assert_error(alice.client.get("/api/v1/jobs"), 401, "authentication_failed")
+
+
+def test_private_webhook_addresses_are_refused_unless_allowed(alice, settings):
+    settings.EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE = False
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://10.1.2.3/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest",
+    ]:
+        response = alice.submit(texts=["x"], webhook_url=url)
+        assert_error(response, 400, "invalid_webhook_url")
+    assert row_counts() == (0, 0, 0)

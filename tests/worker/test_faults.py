@@ -112,3 +112,49 @@ def test_plugin_that_kills_its_process_is_quarantined_and_others_finish(start_wo
     assert crashed.error_code == "worker_lost"
     other = wait_job(job_of(fine, "text_length"), {JobStatus.SUCCEEDED}, timeout=30)
     assert other.results.get().payload == {"characters": 4}
+
+
+def test_lost_broker_message_is_recovered_by_the_reconciler(start_worker, clean_broker):
+    alice = TenantClient("alice")
+    submission = alice.submit(texts=["lost"], analyzers="text_length").json()
+    clean_broker.flushdb()  # the message is gone, as if Redis lost it
+    job = job_of(submission, "text_length")
+    assert job.status == JobStatus.QUEUED
+    start_worker("recoverer")
+    job = wait_job(job, {JobStatus.SUCCEEDED}, timeout=60)
+    assert job.attempts == 1 and job.results.count() == 1
+
+
+def test_failing_webhook_is_retried_then_marked_failed(start_worker):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    calls = []
+
+    class Refusing(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            calls.append(self.path)
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        start_worker("hooks")
+        alice = TenantClient("alice")
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        submission = alice.submit(texts=["x"], analyzers="text_length", webhook_url=url).json()
+
+        def webhook_state():
+            body = alice.client.get(f"/api/v1/submissions/{submission['id']}").json()
+            return body["webhook"] if body["webhook"]["status"] == "failed" else None
+
+        state = wait_for(webhook_state, 60, message="webhook to be marked failed")
+        assert state["attempts"] == 2 and state["last_error"] == "HTTP 500"
+        assert len(calls) == 2
+    finally:
+        server.shutdown()
