@@ -5,13 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-# shellcheck disable=SC1091
-source .venv/bin/activate
-export PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1
-pip install -q "torch==2.13.0"
-pip install -q -e . -e tests/dummy_analyzer
+# shellcheck source=scripts/venv.sh
+source scripts/venv.sh
+install_emotionhub ""
 
 export DJANGO_SETTINGS_MODULE=emotionhub.settings.local
 mkdir -p var

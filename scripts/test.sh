@@ -5,14 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-# shellcheck disable=SC1091
-source .venv/bin/activate
-export PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1
-# torch first, pinned, so nothing else can pull a CUDA build.
-pip install -q "torch==2.13.0"
-pip install -q -e ".[dev]" -e tests/dummy_analyzer
+# shellcheck source=scripts/venv.sh
+source scripts/venv.sh
+install_emotionhub "[dev]"
 # Plugins that fail on purpose are visible to test runs only (pytest's pythonpath).
 rm -rf var/test-plugins
 pip install -q --no-deps --no-build-isolation --target var/test-plugins tests/fault_analyzers

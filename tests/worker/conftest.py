@@ -156,3 +156,41 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+class WebhookReceiver:
+    """A local HTTP server that records POSTs and answers each with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+
+        received: list[tuple[dict, bytes]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((dict(self.headers), body))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+
+@pytest.fixture
+def webhook_receiver():
+    receivers: list[WebhookReceiver] = []
+
+    def start(status: int = 204) -> WebhookReceiver:
+        receivers.append(WebhookReceiver(status))
+        return receivers[-1]
+
+    yield start
+    for receiver in receivers:
+        receiver.server.shutdown()

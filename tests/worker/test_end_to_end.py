@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import requests
@@ -60,54 +59,33 @@ def test_health_reports_database_broker_and_worker(client, start_worker):
     assert up["database"]["vendor"] == "postgresql" and up["broker"]["transport"] == "redis"
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-def test_webhook_is_signed_and_sent_when_the_submission_finishes(start_worker):
-    server = HTTPServer(("127.0.0.1", 0), _Receiver)
-    _Receiver.received = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        start_worker("hooks")
-        alice = TenantClient("alice")
-        url = f"http://127.0.0.1:{server.server_port}/hook"
-        submitted = alice.submit(
-            texts=["hi there"], analyzers="text_length,broken", webhook_url=url
-        ).json()
-        wait_for(lambda: _Receiver.received, 60, message="webhook delivery")
-        headers, body = _Receiver.received[0]
-        signed = headers["X-EmotionHub-Timestamp"].encode() + b"." + body
-        expected = hmac.new(alice.tenant.webhook_secret.encode(), signed, hashlib.sha256)
-        assert headers["X-EmotionHub-Signature"] == "sha256=" + expected.hexdigest()
-        payload = json.loads(body)
-        assert payload["event"] == "submission.finished"
-        assert payload["submission"]["id"] == submitted["id"]
-        assert payload["submission"]["status"] == "partial"
-        final = wait_submission_finished(alice, submitted["id"])
-        wait_for(
-            lambda: (
-                alice.client.get(f"/api/v1/submissions/{submitted['id']}").json()["webhook"][
-                    "status"
-                ]
-                == "delivered"
-            ),
-            10,
-            message="webhook marked delivered",
-        )
-        assert final["job_counts"] == {"succeeded": 1, "failed": 1}
-        assert len(_Receiver.received) == 1
-    finally:
-        server.shutdown()
+def test_webhook_is_signed_and_sent_when_the_submission_finishes(start_worker, webhook_receiver):
+    receiver = webhook_receiver(status=204)
+    start_worker("hooks")
+    alice = TenantClient("alice")
+    submitted = alice.submit(
+        texts=["hi there"], analyzers="text_length,broken", webhook_url=receiver.url
+    ).json()
+    wait_for(lambda: receiver.received, 60, message="webhook delivery")
+    headers, body = receiver.received[0]
+    signed = headers["X-EmotionHub-Timestamp"].encode() + b"." + body
+    expected = hmac.new(alice.tenant.webhook_secret.encode(), signed, hashlib.sha256)
+    assert headers["X-EmotionHub-Signature"] == "sha256=" + expected.hexdigest()
+    payload = json.loads(body)
+    assert payload["event"] == "submission.finished"
+    assert payload["submission"]["id"] == submitted["id"]
+    assert payload["submission"]["status"] == "partial"
+    final = wait_submission_finished(alice, submitted["id"])
+    wait_for(
+        lambda: (
+            alice.client.get(f"/api/v1/submissions/{submitted['id']}").json()["webhook"]["status"]
+            == "delivered"
+        ),
+        10,
+        message="webhook marked delivered",
+    )
+    assert final["job_counts"] == {"succeeded": 1, "failed": 1}
+    assert len(receiver.received) == 1
 
 
 def test_parallel_requests_with_one_idempotency_key_create_one_submission(live_server, db):

@@ -125,36 +125,16 @@ def test_lost_broker_message_is_recovered_by_the_reconciler(start_worker, clean_
     assert job.attempts == 1 and job.results.count() == 1
 
 
-def test_failing_webhook_is_retried_then_marked_failed(start_worker):
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
+def test_failing_webhook_is_retried_then_marked_failed(start_worker, webhook_receiver):
+    receiver = webhook_receiver(status=500)
+    start_worker("hooks")
+    alice = TenantClient("alice")
+    submission = alice.submit(texts=["x"], analyzers="text_length", webhook_url=receiver.url).json()
 
-    calls = []
+    def webhook_state():
+        body = alice.client.get(f"/api/v1/submissions/{submission['id']}").json()
+        return body["webhook"] if body["webhook"]["status"] == "failed" else None
 
-    class Refusing(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            calls.append(self.path)
-            self.send_response(500)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Refusing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        start_worker("hooks")
-        alice = TenantClient("alice")
-        url = f"http://127.0.0.1:{server.server_port}/hook"
-        submission = alice.submit(texts=["x"], analyzers="text_length", webhook_url=url).json()
-
-        def webhook_state():
-            body = alice.client.get(f"/api/v1/submissions/{submission['id']}").json()
-            return body["webhook"] if body["webhook"]["status"] == "failed" else None
-
-        state = wait_for(webhook_state, 60, message="webhook to be marked failed")
-        assert state["attempts"] == 2 and state["last_error"] == "HTTP 500"
-        assert len(calls) == 2
-    finally:
-        server.shutdown()
+    state = wait_for(webhook_state, 60, message="webhook to be marked failed")
+    assert state["attempts"] == 2 and state["last_error"] == "HTTP 500"
+    assert len(receiver.received) == 2
