@@ -83,10 +83,15 @@ class Item:
 
 @dataclasses.dataclass(frozen=True)
 class Result:
-    """A successful analysis: ``payload`` must match the spec's ``result_schema``."""
+    """A successful analysis: ``payload`` must match the spec's ``result_schema``.
+
+    ``model_version`` and ``weights_sha256`` override the spec's when the model used
+    depends on the item's settings (an analyzer offering several models).
+    """
 
     payload: Mapping[str, Any]
     model_version: str | None = None
+    weights_sha256: str | None = None
 
 
 class AnalyzerError(Exception):

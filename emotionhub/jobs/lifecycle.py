@@ -103,7 +103,7 @@ def record_success(
                     analyzer=job.analyzer,
                     analyzer_version=job.analyzer_version,
                     model_version=result.model_version or model_version,
-                    weights_sha256=weights_sha256,
+                    weights_sha256=result.weights_sha256 or weights_sha256,
                     payload=dict(result.payload),
                     device=device,
                     duration_ms=duration_ms,
