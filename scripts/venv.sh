@@ -8,5 +8,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1
 
 install_emotionhub() {
   pip install -q "torch==2.13.0"
-  pip install -q -e ".$1" -e tests/dummy_analyzer
+  # facenet-pytorch pins an old torch and torchvision: only its MTCNN code and weights
+  # are used (ml/detection supplies the two torchvision ops it needs).
+  pip install -q --no-deps "facenet-pytorch==2.6.0"
+  pip install -q -e ".$1" -e tests/dummy_analyzer -e plugins/facial_emotion
 }

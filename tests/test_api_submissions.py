@@ -49,6 +49,7 @@ def test_default_analyzers_are_all_enabled_that_accept_the_kind(alice):
         "broken",
         "crasher",
         "example",
+        "facial_emotion",
         "flaky",
         "slow",
     ]
@@ -240,7 +241,9 @@ def test_delete_media_removes_file_and_rows(alice, settings, django_capture_on_c
 def test_analyzers_endpoint_lists_specs(alice):
     specs = alice.client.get("/api/v1/analyzers").json()
     names = [spec["name"] for spec in specs]
-    assert names == sorted(["example", "flaky", "broken", "crasher", "slow", "text_length"])
+    assert names == sorted(
+        ["example", "flaky", "broken", "crasher", "slow", "text_length", "facial_emotion"]
+    )
     example = alice.client.get("/api/v1/analyzers/example").json()
     assert example["media_kinds"] == ["image", "text"] and example["max_batch_size"] == 8
     assert example["queue"] == "analysis_cpu" and example["result_schema"]["type"] == "object"

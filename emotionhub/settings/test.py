@@ -15,7 +15,15 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Shared with the worker processes the tests start (they inherit the environment).
 MEDIA_ROOT = Path(os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="emotionhub-media-")))
-EMOTIONHUB_ANALYZERS = ["example", "flaky", "broken", "crasher", "slow", "text_length"]
+EMOTIONHUB_ANALYZERS = [
+    "example",
+    "flaky",
+    "broken",
+    "crasher",
+    "slow",
+    "text_length",
+    "facial_emotion",
+]
 EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE = True
 EMOTIONHUB_RETRY_BASE_SECONDS = 0.2
 EMOTIONHUB_RETRY_MAX_SECONDS = 1.0

@@ -112,3 +112,24 @@ def test_parallel_requests_with_one_idempotency_key_create_one_submission(live_s
     assert AnalysisJob.objects.count() == 1
     assert AnalysisJob.objects.get().status == JobStatus.QUEUED
     assert AnalysisResult.objects.count() == 0
+
+
+def test_photo_to_facial_emotions_through_a_real_worker(start_worker):
+    """The flagship path: a real photo, the facial-emotion plugin in a worker process."""
+    from pathlib import Path
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    photo = Path(__file__).resolve().parents[2] / "docs" / "examples" / "astronaut.jpg"
+    start_worker("faces")
+    alice = TenantClient("alice")
+    submitted = alice.submit(
+        files=[SimpleUploadedFile("astronaut.jpg", photo.read_bytes())],
+        analyzers="facial_emotion",
+    ).json()
+    body = wait_submission_finished(alice, submitted["id"], timeout=120)
+    assert body["status"] == "succeeded", body
+    (result,) = body["items"][0]["results"]
+    assert result["payload"]["face_count"] == 1
+    assert result["payload"]["faces"][0]["label"] == "happy"
+    assert result["device"] == "cpu" and len(result["weights_sha256"]) == 64

@@ -1,0 +1,59 @@
+"""The detector-independent face record shared by the MTCNN and Haar back ends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face, in the pixel coordinates of the image given to ``detect``.
+
+    ``box`` is ``(x1, y1, x2, y2)``, clipped to the image. ``score`` is the detector's
+    confidence (MTCNN: O-Net face probability; Haar has none and reports 1.0). ``landmarks``
+    are MTCNN's five points in its order: left eye, right eye, nose, mouth left, mouth right
+    ("left" meaning the image's left, i.e. the person's right); ``None`` for Haar.
+    Frozen so results can be cached, hashed and shared between threads safely.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: tuple[Point, ...] | None = None
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    @property
+    def center(self) -> Point:
+        return ((self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form (rounded to 0.1 px), for analyzer results."""
+        return {
+            "box": [round(v, 1) for v in self.box],
+            "score": round(self.score, 4),
+            "landmarks": None
+            if self.landmarks is None
+            else [[round(x, 1), round(y, 1)] for x, y in self.landmarks],
+        }
+
+
+class FaceDetector(Protocol):
+    """What analyzers rely on: MTCNN and Haar both satisfy it."""
+
+    name: str
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        """Faces per image, in that image's pixel coordinates, best first."""
+        ...

@@ -1,0 +1,523 @@
+"""Train the facial-expression CNN on FER2013.
+
+    python -m ml.train fer --epochs 30 --out var/train/fer [--resume]
+
+Protocol (see shared/datasets/README.md): fit on ``train.zip``, select the checkpoint on
+``val.zip`` (FER2013 PublicTest). Val figures are validation figures, never test figures.
+
+Every epoch writes ``last.pt`` (full resumable state) and, when validation accuracy
+improves, ``best.pt`` (a self-contained model checkpoint), both atomically, so a run that
+is killed loses at most one epoch and ``--resume`` continues it bit-for-bit on the same
+machine: all randomness is derived from ``--seed`` and the epoch number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ml.data.fer import FER_CLASSES, load_fer_cached
+from ml.metrics import classification_report
+from ml.models.emotion_cnn import (
+    ArchConfig,
+    EmotionCNN,
+    ModelInfo,
+    center_crop,
+    make_checkpoint,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "datasets" / "fer2013"
+
+
+def log(msg: str) -> None:
+    """Timestamped, flushed line: the log is tailed while a niced job runs for hours."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def augment(
+    x: torch.Tensor,
+    gen: torch.Generator,
+    out_size: int,
+    rotate_deg: float = 10.0,
+    scale: float = 0.1,
+    shift_px: float = 4.0,
+    flip: bool = True,
+    jitter: float = 0.2,
+) -> torch.Tensor:
+    """Random flip + rotation + scale + shift (+crop to ``out_size``) and light jitter.
+
+    One ``affine_grid``/``grid_sample`` call per batch replaces torchvision's
+    pad-and-random-crop, flip and RandomAffine; it is a few percent of the step time.
+    ``x`` is a float batch in [0, 1], shape ``[B, 1, H, W]``.
+    """
+    b, _, h, _ = x.shape
+
+    def u(lo: float, hi: float) -> torch.Tensor:
+        return torch.rand(b, generator=gen) * (hi - lo) + lo
+
+    ang = u(-rotate_deg, rotate_deg) * math.pi / 180
+    zoom = u(1 - scale, 1 + scale)
+    sign = torch.where(torch.rand(b, generator=gen) < 0.5, -1.0, 1.0) if flip else torch.ones(b)
+    crop = out_size / h  # output window covers this fraction of the input
+    tx = u(-1, 1) * 2 * shift_px / h
+    ty = u(-1, 1) * 2 * shift_px / h
+    cos, sin = torch.cos(ang) * crop / zoom, torch.sin(ang) * crop / zoom
+    theta = torch.stack(
+        [torch.stack([sign * cos, -sin, tx], 1), torch.stack([sign * sin, cos, ty], 1)], 1
+    )
+    grid = F.affine_grid(theta, [b, 1, out_size, out_size], align_corners=False)
+    out = F.grid_sample(x, grid.to(x.device), mode="bilinear", align_corners=False)
+    if jitter > 0:
+        contrast = u(1 - jitter, 1 + jitter).view(b, 1, 1, 1).to(x.device)
+        bright = u(-jitter / 2, jitter / 2).view(b, 1, 1, 1).to(x.device)
+        mean = out.mean(dim=(2, 3), keepdim=True)
+        out = ((out - mean) * contrast + mean + bright).clamp_(0, 1)
+    return out
+
+
+def random_erase(
+    x: torch.Tensor, gen: torch.Generator, p: float = 0.5, area: tuple[float, float] = (0.02, 0.2)
+) -> torch.Tensor:
+    """Zero (= dataset mean after normalisation) one random rectangle in a fraction ``p``.
+
+    Occlusion robustness: real faces are partly covered by hands, glasses and hair.
+    """
+    if p <= 0:
+        return x
+    b, _, h, w = x.shape
+    a = (torch.rand(b, generator=gen) * (area[1] - area[0]) + area[0]) * h * w
+    logr = torch.rand(b, generator=gen) * (math.log(3.3) - math.log(0.3)) + math.log(0.3)
+    r = torch.exp(logr)
+    eh = torch.sqrt(a * r).clamp(1, h).long()
+    ew = torch.sqrt(a / r).clamp(1, w).long()
+    top = (torch.rand(b, generator=gen) * (h - eh + 1)).long()
+    left = (torch.rand(b, generator=gen) * (w - ew + 1)).long()
+    on = torch.rand(b, generator=gen) < p
+    ys = torch.arange(h).view(1, h, 1)
+    xs = torch.arange(w).view(1, 1, w)
+    mask = (
+        (ys >= top.view(b, 1, 1))
+        & (ys < (top + eh).view(b, 1, 1))
+        & (xs >= left.view(b, 1, 1))
+        & (xs < (left + ew).view(b, 1, 1))
+        & on.view(b, 1, 1)
+    )
+    return x.masked_fill(mask.unsqueeze(1).to(x.device), 0.0)
+
+
+def lr_factor(progress: float, warmup: float = 0.15, final: float = 1e-3) -> float:
+    """Linear warm-up then cosine decay, as a multiple of the peak LR; progress in [0, 1].
+
+    Written as a function of progress (not a step count) so the same curve can be driven
+    by a wall-clock budget: the run then always ends fully annealed, however slow the
+    shared machine turns out to be.
+    """
+    progress = min(max(progress, 0.0), 1.0)
+    if warmup > 0 and progress < warmup:
+        return 0.05 + 0.95 * progress / warmup
+    t = (progress - warmup) / max(1e-9, 1 - warmup)
+    return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+class ThreadTuner:
+    """Pick the faster torch thread count (e.g. 1 or 2) while training, and re-check it.
+
+    On a shared 2-core machine with the job niced, the second OpenMP thread often sits on a
+    core busy with a normal-priority process; every parallel region then waits for it and
+    2 threads run ~3x slower than 1. Each ``period`` steps the alternative is timed for
+    ``probe`` steps and adopted if it is >10 % faster. Thread count can change float
+    summation order, so a run with ``--threads auto`` is not bit-reproducible.
+    """
+
+    def __init__(self, options: tuple[int, ...] = (1, 2), period: int = 150, probe: int = 8):
+        self.options, self.period, self.probe = options, period, probe
+        self.current = options[-1]
+        self._alt: list[float] = []
+        self._cur: list[float] = []
+
+    def threads_for(self, step: int) -> int:
+        """Thread count to use for global step ``step``."""
+        pos = step % self.period
+        if pos < self.probe:
+            i = self.options.index(self.current)
+            return (
+                self.options[
+                    (i + 1 + (step // self.period) % (len(self.options) - 1)) % len(self.options)
+                ]
+                if len(self.options) > 1
+                else self.current
+            )
+        return self.current
+
+    def record(self, step: int, threads: int, seconds: float) -> str | None:
+        """Feed one step's time; returns a log message when the choice changes."""
+        pos = step % self.period
+        if pos in (0, self.probe):  # first step after a switch pays for re-planning
+            return None
+        (self._alt if pos < self.probe else self._cur).append(seconds)
+        if pos == self.period - 1:
+            alt = self.threads_for(step - pos)
+            a = float(np.median(self._alt)) if self._alt else math.inf
+            c = float(np.median(self._cur)) if self._cur else math.inf
+            self._alt, self._cur = [], []
+            if alt != self.current and a < 0.9 * c:
+                old, self.current = self.current, alt
+                return f"threads {old} -> {alt} ({c:.2f}s -> {a:.2f}s per step)"
+        return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """CLI definition (kept separate so tests and docs can introspect it)."""
+    p = argparse.ArgumentParser(prog="python -m ml.train", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="task", required=True)
+    f = sub.add_parser("fer", help="facial expressions (FER2013, 7 classes)")
+    f.add_argument("--train", type=Path, default=DEFAULT_DATA / "train.zip")
+    f.add_argument("--val", type=Path, default=DEFAULT_DATA / "val.zip")
+    f.add_argument("--out", type=Path, default=Path("var/train/fer"))
+    f.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path("var/train"),
+        help="where decoded .npz copies of the zips are kept ('' = no cache)",
+    )
+    f.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    f.add_argument("--epochs", type=int, default=30)
+    f.add_argument("--batch-size", type=int, default=128)
+    f.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd")
+    f.add_argument("--lr", type=float, default=0.1, help="peak learning rate")
+    f.add_argument("--weight-decay", type=float, default=5e-4)
+    f.add_argument(
+        "--schedule",
+        choices=["onecycle", "cosine"],
+        default="onecycle",
+        help="onecycle = 15%% linear warm-up then cosine; cosine = no warm-up",
+    )
+    f.add_argument(
+        "--time-budget",
+        type=float,
+        default=0.0,
+        help="seconds of training (summed over resumes): the LR schedule follows "
+        "max(step fraction, time fraction) and training stops when either "
+        "reaches 1 (0 = step-based only, fully reproducible)",
+    )
+    f.add_argument("--label-smoothing", type=float, default=0.1)
+    f.add_argument("--kind", choices=["vgg", "resnet"], default="vgg")
+    f.add_argument("--widths", default="32,64,128,256")
+    f.add_argument("--convs-per-stage", type=int, default=2)
+    f.add_argument("--hidden", type=int, default=256)
+    f.add_argument("--dropout", type=float, default=0.4)
+    f.add_argument("--input-size", type=int, default=48, help="train crop / eval centre crop")
+    f.add_argument("--rotate", type=float, default=10.0, help="max rotation, degrees")
+    f.add_argument("--zoom", type=float, default=0.1, help="max relative scale change")
+    f.add_argument("--shift", type=float, default=4.0, help="max shift in pixels (pad-crop)")
+    f.add_argument("--jitter", type=float, default=0.2, help="brightness/contrast jitter")
+    f.add_argument("--erase-p", type=float, default=0.5, help="random-erasing probability")
+    f.add_argument(
+        "--threads",
+        default="2",
+        help="torch intra-op threads on CPU, or 'auto' to switch between 1 and 2 "
+        "by measured speed (see ThreadTuner)",
+    )
+    f.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--limit", type=int, default=0, help="use only N train/val images (smoke)")
+    f.add_argument("--log-every", type=int, default=50, help="progress line every N steps")
+    return p
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _arch_from_args(args: argparse.Namespace) -> ArchConfig:
+    return ArchConfig(
+        kind=args.kind,
+        widths=tuple(int(w) for w in str(args.widths).split(",")),
+        convs_per_stage=args.convs_per_stage,
+        num_classes=len(FER_CLASSES),
+        hidden=args.hidden,
+        dropout=args.dropout,
+    )
+
+
+@torch.no_grad()
+def predict_logits(
+    net: torch.nn.Module,
+    images: np.ndarray,
+    mean: float,
+    std: float,
+    input_size: int,
+    device: torch.device,
+    batch_size: int = 512,
+    channels_last: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(plain, mirrored) logits for uint8 faces; the mean of the two is the TTA prediction."""
+    net.eval()
+    plain, flipped = [], []
+    for i in range(0, len(images), batch_size):
+        x = torch.from_numpy(images[i : i + batch_size]).to(device).unsqueeze(1).float() / 255
+        x = (center_crop(x, input_size) - mean) / std
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        plain.append(net(x).float().cpu())
+        flipped.append(net(torch.flip(x, dims=[-1])).float().cpu())
+    return torch.cat(plain), torch.cat(flipped)
+
+
+def train_fer(args: argparse.Namespace) -> dict[str, Any]:
+    """Run (or resume) a FER2013 training; returns the best validation summary."""
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    tuner = None
+    if not cuda:
+        if args.threads == "auto":
+            tuner = ThreadTuner(tuple(range(1, (os.cpu_count() or 2) + 1))[:2] or (1,))
+            torch.set_num_threads(tuner.current)
+        else:
+            torch.set_num_threads(int(args.threads))
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    cache = str(args.cache_dir) if str(args.cache_dir) else ""
+    t0 = time.perf_counter()
+    xtr, ytr = load_fer_cached(args.train, Path(cache) / "fer_train_cache.npz" if cache else None)
+    xva, yva = load_fer_cached(args.val, Path(cache) / "fer_val_cache.npz" if cache else None)
+    if args.limit:  # seeded random subset, so every class is represented
+        rng = np.random.default_rng(args.seed)
+        itr = np.sort(rng.permutation(len(xtr))[: args.limit])
+        iva = np.sort(rng.permutation(len(xva))[: args.limit])
+        xtr, ytr, xva, yva = xtr[itr], ytr[itr], xva[iva], yva[iva]
+    # Normalisation statistics come from the training split only.
+    mean = float(xtr.mean() / 255.0)
+    std = float(xtr.std() / 255.0)
+    log(
+        f"data: train {xtr.shape} val {xva.shape} mean {mean:.4f} std {std:.4f} "
+        f"({time.perf_counter() - t0:.1f}s)"
+    )
+
+    cfg = _arch_from_args(args)
+    net = EmotionCNN(cfg).to(device).to(memory_format=torch.channels_last)
+    n_params = sum(p.numel() for p in net.parameters())
+    log(
+        f"model: {cfg} params {n_params / 1e6:.2f}M device {device} "
+        f"threads {torch.get_num_threads()}"
+    )
+
+    steps_per_epoch = math.ceil(len(xtr) / args.batch_size)
+    decay, no_decay = [], []
+    for name, prm in net.named_parameters():
+        (no_decay if prm.ndim <= 1 or name.endswith(".bias") else decay).append(prm)
+    groups = [
+        {"params": decay, "weight_decay": args.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if args.optimizer == "sgd":
+        opt: torch.optim.Optimizer = torch.optim.SGD(
+            groups, lr=args.lr, momentum=0.9, nesterov=True
+        )
+    else:
+        opt = torch.optim.AdamW(groups, lr=args.lr)
+    total = args.epochs * steps_per_epoch
+    warmup = 0.15 if args.schedule == "onecycle" else 0.0
+
+    amp_dtype = None
+    if cuda:
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        torch.backends.cudnn.benchmark = True
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+
+    start_epoch, best_acc, history, gstep, elapsed = 0, -1.0, [], 0, 0.0
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    if args.resume and last_path.exists():
+        state = torch.load(last_path, map_location=device, weights_only=True)
+        if state["arch"] != _arch_dict(cfg):
+            raise SystemExit(
+                f"--resume: {last_path} has arch {state['arch']}, args give "
+                f"{_arch_dict(cfg)}; pass the same architecture flags"
+            )
+        if state["epochs"] != args.epochs:
+            raise SystemExit(f"--resume: run was started with --epochs {state['epochs']}")
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        start_epoch, best_acc, history = state["epoch"], state["best_acc"], state["history"]
+        gstep, elapsed = state["step"], state["elapsed_s"]
+        log(f"resumed from {last_path} at epoch {start_epoch}, best val acc {best_acc:.4f}")
+    elif args.resume:
+        log(f"--resume: {last_path} not found, starting from scratch")
+
+    xtr_t = torch.from_numpy(xtr)
+    ytr_t = torch.from_numpy(ytr)
+    crit = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    run_meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+
+    def progress() -> float:
+        p = gstep / total
+        if args.time_budget > 0:
+            p = max(p, (elapsed + time.perf_counter() - t_run) / args.time_budget)
+        return p
+
+    t_run = time.perf_counter()
+    for epoch in range(start_epoch, args.epochs):
+        if progress() >= 1:
+            break
+        t_ep = time.perf_counter()
+        # Per-epoch seeds make a resumed run identical to an uninterrupted one.
+        torch.manual_seed(args.seed * 100_003 + epoch)
+        gen = torch.Generator().manual_seed(args.seed * 1_000_003 + epoch)
+        perm = torch.randperm(len(xtr_t), generator=gen)
+        net.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for step in range(steps_per_epoch):
+            idx = perm[step * args.batch_size : (step + 1) * args.batch_size]
+            if len(idx) < 2:  # BatchNorm cannot train on a single sample
+                continue
+            prog = progress()
+            if prog >= 1:
+                log(f"  schedule complete at epoch {epoch + 1} step {step}: stopping")
+                break
+            for g in opt.param_groups:
+                g["lr"] = args.lr * lr_factor(prog, warmup)
+            if tuner is not None:
+                nthreads = tuner.threads_for(gstep)
+                if nthreads != torch.get_num_threads():
+                    torch.set_num_threads(nthreads)
+            t_step = time.perf_counter()
+            x = xtr_t[idx].unsqueeze(1).float().div_(255)
+            x = augment(
+                x, gen, args.input_size, args.rotate, args.zoom, args.shift, jitter=args.jitter
+            )
+            x = random_erase((x - mean) / std, gen, args.erase_p)
+            x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            y = ytr_t[idx].to(device, non_blocking=True)
+            ctx = torch.autocast("cuda", dtype=amp_dtype) if amp_dtype else nullcontext()
+            with ctx:
+                logits = net(x)
+                loss = crit(logits.float(), y)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            if tuner is not None:
+                msg = tuner.record(gstep, torch.get_num_threads(), time.perf_counter() - t_step)
+                if msg:
+                    log("  " + msg)
+            gstep += 1
+            loss_sum += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(idx)
+            if args.log_every and (step + 1) % args.log_every == 0:
+                el = time.perf_counter() - t_ep
+                log(
+                    f"  epoch {epoch + 1} step {step + 1}/{steps_per_epoch} "
+                    f"loss {loss_sum / seen:.4f} {el / (step + 1):.2f}s/step "
+                    f"eta {el / (step + 1) * (steps_per_epoch - step - 1):.0f}s "
+                    f"progress {progress():.3f} threads {torch.get_num_threads()}"
+                )
+        train_time = time.perf_counter() - t_ep
+
+        t_ev = time.perf_counter()
+        plain, flipped = predict_logits(net, xva, mean, std, args.input_size, device)
+        yv = torch.from_numpy(yva)
+        val_loss = float(F.cross_entropy(plain, yv))
+        acc_plain = float((plain.argmax(1) == yv).float().mean())
+        pred = ((plain + flipped) / 2).argmax(1).numpy()
+        rep = classification_report(yva, pred, FER_CLASSES)
+        eval_time = time.perf_counter() - t_ev
+        rec = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / max(seen, 1),
+            "train_acc": correct / max(seen, 1),
+            "val_loss": val_loss,
+            "val_acc_noflip": acc_plain,
+            "val_acc": rep["accuracy"],
+            "val_macro_f1": rep["macro_f1"],
+            "lr": opt.param_groups[0]["lr"],
+            "train_time_s": round(train_time, 1),
+            "eval_time_s": round(eval_time, 1),
+            "progress": round(progress(), 4),
+            "threads": torch.get_num_threads(),
+        }
+        history.append(rec)
+        improved = rep["accuracy"] > best_acc
+        log(
+            f"epoch {epoch + 1}/{args.epochs} train_loss {rec['train_loss']:.4f} "
+            f"train_acc {rec['train_acc']:.4f} val_loss {val_loss:.4f} "
+            f"val_acc {rep['accuracy']:.4f} (noflip {acc_plain:.4f}) "
+            f"val_macro_f1 {rep['macro_f1']:.4f} lr {rec['lr']:.4g} "
+            f"epoch_time {train_time:.0f}s eval {eval_time:.0f}s" + ("  *best*" * improved)
+        )
+        if improved:
+            best_acc = rep["accuracy"]
+            info = ModelInfo(
+                classes=list(FER_CLASSES),
+                input_size=args.input_size,
+                mean=mean,
+                std=std,
+                metadata={
+                    "task": "fer",
+                    "train_data": "FER2013 Training (train.zip, 28,709 images)",
+                    "selection_data": "FER2013 PublicTest (val.zip) - validation, not test",
+                    "epoch": epoch + 1,
+                    "val_accuracy_flip_tta": rep["accuracy"],
+                    "val_accuracy_noflip": acc_plain,
+                    "val_macro_f1_flip_tta": rep["macro_f1"],
+                    "val_report_flip_tta": rep,
+                    "params": n_params,
+                    "train_args": run_meta,
+                    "torch": torch.__version__,
+                },
+            )
+            _atomic_save(make_checkpoint(net, info), best_path)
+        _atomic_save(
+            {
+                "model": net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "step": gstep,
+                "elapsed_s": elapsed + time.perf_counter() - t_run,
+                "scaler": scaler.state_dict(),
+                "epoch": epoch + 1,
+                "epochs": args.epochs,
+                "best_acc": best_acc,
+                "history": history,
+                "arch": _arch_dict(cfg),
+            },
+            last_path,
+        )
+        with open(out / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+    summary = {"best_val_acc": best_acc, "epochs": args.epochs, "out": str(out)}
+    log(f"done: {summary}")
+    return summary
+
+
+def _arch_dict(cfg: ArchConfig) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(cfg).items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for ``python -m ml.train``."""
+    args = build_parser().parse_args(argv)
+    if args.task == "fer":
+        train_fer(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""EmotionHub facial-emotion analyzer plugin."""

@@ -1,0 +1,214 @@
+"""Facial emotion: detect faces, align them by the eyes, classify seven emotions.
+
+Images of one batch are detected together and every face of the batch is classified in one
+forward pass, which is what makes the GPU worker's micro-batches pay off.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from emotionhub.analyzers.contract import Analyzer, AnalyzerError, AnalyzerSpec, Item, Result
+from emotionhub_facial_emotion.classifiers import CLASSES, LoadedClassifier, load_classifier
+
+DETECTORS = ("mtcnn", "haar")
+MODELS = ("emotion_cnn", "mini_xception")
+# The baseline stays the default until our own network beats it on FER2013 validation
+# (see ml/weights/*.md); "model": "emotion_cnn" selects ours.
+DEFAULT_MODEL = "mini_xception"
+
+_box = {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
+_point = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+RESULT_SCHEMA = {
+    "type": "object",
+    "required": ["faces", "face_count", "detector", "model", "image"],
+    "additionalProperties": False,
+    "properties": {
+        "face_count": {"type": "integer", "minimum": 0},
+        "detector": {"enum": list(DETECTORS)},
+        "model": {"enum": list(MODELS)},
+        "image": {
+            "type": "object",
+            "required": ["width", "height"],
+            "properties": {"width": {"type": "integer"}, "height": {"type": "integer"}},
+        },
+        "faces": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": [
+                    "box",
+                    "score",
+                    "landmarks",
+                    "emotions",
+                    "label",
+                    "confidence",
+                    "uncertain",
+                ],
+                "additionalProperties": False,
+                "properties": {
+                    "box": _box,
+                    "score": {"type": "number"},
+                    "landmarks": {"oneOf": [{"type": "null"}, {"type": "array", "items": _point}]},
+                    "emotions": {
+                        "type": "object",
+                        "required": list(CLASSES),
+                        "additionalProperties": False,
+                        "properties": {
+                            c: {"type": "number", "minimum": 0, "maximum": 1} for c in CLASSES
+                        },
+                    },
+                    "label": {"enum": list(CLASSES)},
+                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                    "uncertain": {"type": "boolean"},
+                },
+            },
+        },
+    },
+}
+SETTINGS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "detector": {"enum": list(DETECTORS), "default": "mtcnn"},
+        "model": {"enum": list(MODELS), "default": DEFAULT_MODEL},
+        "min_face_score": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.9},
+        "uncertain_below": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5},
+        "max_faces": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+    },
+}
+
+
+class FacialEmotionAnalyzer(Analyzer):
+    spec = AnalyzerSpec(
+        name="facial_emotion",
+        version="0.1.0",
+        description="Faces with boxes, eye landmarks and calibrated probabilities of seven "
+        "emotions (angry, disgust, fear, happy, neutral, sad, surprise).",
+        media_kinds=frozenset({"image"}),
+        device="gpu",
+        max_batch_size=16,
+        model_version=f"{DEFAULT_MODEL} (default; per-result model_version names the weights)",
+        model_card="ml/weights/",
+        licence="Apache-2.0 code; weights: see model cards",
+        result_schema=RESULT_SCHEMA,
+        settings_schema=SETTINGS_SCHEMA,
+    )
+
+    def load(self, device: str) -> None:
+        self.device = device
+        self._detectors: dict[str, object] = {}
+        self._classifiers: dict[str, LoadedClassifier] = {}
+
+    def _detector(self, name: str):
+        if name not in self._detectors:
+            from ml.detection import make_detector
+
+            self._detectors[name] = make_detector(name, device=self.device)
+        return self._detectors[name]
+
+    def _classifier(self, name: str) -> LoadedClassifier:
+        if name not in self._classifiers:
+            try:
+                self._classifiers[name] = load_classifier(name, self.device)
+            except FileNotFoundError as exc:
+                raise AnalyzerError(
+                    "model_unavailable",
+                    f"weights for model {name!r} are not installed: {exc}",
+                    permanent=True,
+                ) from None
+        return self._classifiers[name]
+
+    def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
+        from ml.detection import ImageDecodeError, align_face, load_image
+
+        out: list[Result | AnalyzerError | None] = [None] * len(items)
+        images: dict[int, np.ndarray] = {}
+        for index, item in enumerate(items):
+            try:
+                images[index] = load_image(item.path)
+            except (ImageDecodeError, OSError) as exc:
+                out[index] = AnalyzerError("corrupt_image", str(exc), permanent=True)
+
+        by_detector: dict[str, list[int]] = defaultdict(list)
+        for index in images:
+            by_detector[_setting(items[index], "detector")].append(index)
+        faces_of: dict[int, list] = {}
+        for name, indices in by_detector.items():
+            found = self._detector(name).detect([images[i] for i in indices])
+            for index, faces in zip(indices, found, strict=True):
+                minimum = _setting(items[index], "min_face_score")
+                kept = [face for face in faces if face.score >= minimum]
+                kept.sort(key=lambda face: face.score, reverse=True)
+                faces_of[index] = kept[: _setting(items[index], "max_faces")]
+
+        by_model: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        crops: dict[tuple[int, int], np.ndarray] = {}
+        for index, faces in faces_of.items():
+            for number, face in enumerate(faces):
+                crops[index, number] = align_face(images[index], face, output_size=48)
+                by_model[_setting(items[index], "model")].append((index, number))
+        probabilities: dict[tuple[int, int], np.ndarray] = {}
+        classifier_of: dict[str, LoadedClassifier] = {}
+        for name in {_setting(items[i], "model") for i in faces_of}:
+            try:
+                classifier_of[name] = self._classifier(name)
+            except AnalyzerError as error:
+                for index in faces_of:
+                    if _setting(items[index], "model") == name:
+                        out[index] = error
+        for name, keys in by_model.items():
+            if name not in classifier_of:
+                continue
+            batch = np.stack([crops[key] for key in keys])
+            for key, probs in zip(keys, classifier_of[name].predict_proba(batch), strict=True):
+                probabilities[key] = probs
+
+        for index, faces in faces_of.items():
+            if out[index] is not None:
+                continue
+            item = items[index]
+            model = _setting(item, "model")
+            classifier = classifier_of[model]
+            height, width = images[index].shape[:2]
+            out[index] = Result(
+                {
+                    "faces": [
+                        _face_payload(
+                            face, probabilities[index, n], _setting(item, "uncertain_below")
+                        )
+                        for n, face in enumerate(faces)
+                    ],
+                    "face_count": len(faces),
+                    "detector": _setting(item, "detector"),
+                    "model": model,
+                    "image": {"width": int(width), "height": int(height)},
+                },
+                model_version=classifier.model_version,
+                weights_sha256=classifier.weights_sha256,
+            )
+        return out  # type: ignore[return-value]
+
+
+def _setting(item: Item, key: str):
+    return item.settings.get(key, SETTINGS_SCHEMA["properties"][key]["default"])
+
+
+def _face_payload(face, probs: np.ndarray, uncertain_below: float) -> dict:
+    best = int(np.argmax(probs))
+    return {
+        "box": [round(float(v), 1) for v in face.box],
+        "score": round(float(face.score), 4),
+        "landmarks": (
+            [[round(float(x), 1), round(float(y), 1)] for x, y in face.landmarks]
+            if face.landmarks
+            else None
+        ),
+        "emotions": {c: round(float(p), 4) for c, p in zip(CLASSES, probs, strict=True)},
+        "label": CLASSES[best],
+        "confidence": round(float(probs[best]), 4),
+        "uncertain": bool(probs[best] < uncertain_below),
+    }
