@@ -4,8 +4,8 @@
 
 ``PATH`` is a zip or folder in the layout ``<class>/<image>.jpg`` with class folders named
 as in the model (``angry disgust fear happy neutral sad surprise`` for FER2013).
-``--model`` is a checkpoint path, or a name resolved to ``ml/weights/<name>.pt``
-(default: the shipped ``fer_emotion_cnn``).
+``--model`` is a shipped model name (``emotion_cnn``, ``mini_xception``, ``ensemble``; see
+:mod:`ml.classifiers`) or a checkpoint path (default: ``emotion_cnn``).
 
 Test-time augmentation: by default each face is scored as the mean of the logits of the
 image and its horizontal mirror (the network was trained with random flips, and faces are
@@ -27,27 +27,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ml.classifiers import load_face_classifier
 from ml.data.fer import load_fer
 from ml.metrics import classification_report
-from ml.models.emotion_cnn import EmotionModel, load_emotion_model
+from ml.models.emotion_cnn import EmotionModel
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_MODEL = "fer_emotion_cnn"
-
-
-def resolve_model(name_or_path: str) -> Path:
-    """A path that exists wins; otherwise ``name`` means ``ml/weights/<name>.pt``."""
-    p = Path(name_or_path)
-    if p.exists():
-        return p
-    fname = name_or_path if name_or_path.endswith(".pt") else f"{name_or_path}.pt"
-    candidate = WEIGHTS_DIR / fname
-    if candidate.exists():
-        return candidate
-    raise FileNotFoundError(
-        f"model {name_or_path!r} not found (looked for {p} and {candidate}); "
-        "see ml/weights/README.md for how to produce the weights"
-    )
+DEFAULT_MODEL = "emotion_cnn"
 
 
 @torch.no_grad()
@@ -76,27 +61,30 @@ def calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15)
 
 
 def evaluate_fer(
-    data: str | Path, model_path: str | Path, tta: bool = True, device: str = "cpu"
+    data: str | Path, model: str | Path = DEFAULT_MODEL, tta: bool = True, device: str = "cpu"
 ) -> dict[str, Any]:
-    """Score ``model_path`` on ``data``; returns the JSON-ready report."""
-    model = load_emotion_model(model_path, device)
+    """Score ``model`` (shipped name or path) on ``data``; returns the JSON-ready report."""
+    classifier = load_face_classifier(model, device)
     t0 = time.perf_counter()
-    images, labels, _ = load_fer(data, classes=tuple(model.classes))
+    images, labels, _ = load_fer(data, classes=classifier.classes)
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
-    logits = collect_logits(model, images, tta=tta)
+    logits = classifier.collect_logits(images, tta=tta)
     t_inf = time.perf_counter() - t0
-    report = classification_report(labels, logits.argmax(1).numpy(), model.classes)
+    report = classification_report(labels, logits.argmax(1).numpy(), classifier.classes)
     y = torch.from_numpy(labels)
-    probs = F.softmax(logits / model.info.temperature, dim=1)
+    temperature = classifier.temperature
+    probs = F.softmax(logits / temperature, dim=1)
     report.update(
         {
-            "nll": float(F.cross_entropy(logits / model.info.temperature, y)) if len(y) else 0.0,
+            "nll": float(F.cross_entropy(logits / temperature, y)) if len(y) else 0.0,
             "ece": calibration_error(probs, y) if len(y) else 0.0,
-            "classes": list(model.classes),
+            "classes": list(classifier.classes),
             "tta_hflip": tta,
-            "temperature": model.info.temperature,
-            "model": str(model_path),
+            "temperature": temperature,
+            "model": classifier.name,
+            "model_version": classifier.model_version,
+            "weights": str(classifier.path),
             "data": str(data),
             "timing_s": {"load": round(t_load, 2), "inference": round(t_inf, 2)},
         }
@@ -126,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="task", required=True)
     f = sub.add_parser("fer", help="facial expressions")
     f.add_argument("--data", required=True, type=Path, help="zip or folder <class>/<image>")
-    f.add_argument("--model", default=DEFAULT_MODEL, help="checkpoint path or weights name")
+    f.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or checkpoint path")
     f.add_argument("--no-tta", action="store_true", help="disable horizontal-flip averaging")
     f.add_argument("--json", action="store_true", help="print one JSON object")
     f.add_argument("--device", default="cpu")
@@ -135,9 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        rep = evaluate_fer(
-            args.data, resolve_model(args.model), tta=not args.no_tta, device=args.device
-        )
+        rep = evaluate_fer(args.data, args.model, tta=not args.no_tta, device=args.device)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -12,10 +12,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from emotionhub.analyzers.contract import Analyzer, AnalyzerError, AnalyzerSpec, Item, Result
-from emotionhub_facial_emotion.classifiers import CLASSES, LoadedClassifier, load_classifier
+from emotionhub_facial_emotion.classifiers import (
+    CLASSES,
+    SHIPPED_MODELS,
+    LoadedClassifier,
+    load_classifier,
+)
 
 DETECTORS = ("mtcnn", "haar")
-MODELS = ("emotion_cnn", "mini_xception")
+MODELS = tuple(SHIPPED_MODELS)
 # The baseline stays the default until our own network beats it on FER2013 validation
 # (see ml/weights/*.md); "model": "emotion_cnn" selects ours.
 DEFAULT_MODEL = "mini_xception"

