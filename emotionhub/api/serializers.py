@@ -62,6 +62,7 @@ class ResultSerializer(serializers.ModelSerializer):
             "payload",
             "device",
             "duration_ms",
+            "batch_size",
             "created_at",
         ]
         read_only_fields = fields

@@ -1,5 +1,10 @@
 """What a worker does with a message: claim the jobs, run them through their analyzer as
-one batch, and record each outcome."""
+one batch, and record each outcome.
+
+Micro-batching: when an analyzer takes batches (``max_batch_size`` > 1) and the message
+brought fewer jobs, the worker claims other queued jobs of the same analyzer (from any
+submission) to fill the batch, so a GPU worker does not run one image at a time while
+work waits in the queue."""
 
 from __future__ import annotations
 
@@ -27,10 +32,10 @@ def execute_jobs(job_ids: list[str], worker: str) -> None:
     for job in claimed:
         by_analyzer[job.analyzer].append(job)
     for name, jobs in by_analyzer.items():
-        _run_analyzer(name, jobs)
+        _run_analyzer(name, jobs, worker)
 
 
-def _run_analyzer(name: str, jobs: list[AnalysisJob]) -> None:
+def _run_analyzer(name: str, jobs: list[AnalysisJob], worker: str) -> None:
     try:
         analyzer, device = registry.loaded_analyzer(name)
     except registry.UnknownAnalyzer:
@@ -49,6 +54,10 @@ def _run_analyzer(name: str, jobs: list[AnalysisJob]) -> None:
             lifecycle.record_failure(job, error)
         return
 
+    spec = analyzer.spec
+    if settings.EMOTIONHUB_MICRO_BATCH and spec.max_batch_size > len(jobs):
+        room = spec.max_batch_size - len(jobs)
+        jobs = jobs + lifecycle.claim_waiting(name, room, worker, {str(j.pk) for j in jobs})
     runnable: list[tuple[AnalysisJob, Item]] = []
     for job in jobs:
         try:
@@ -57,7 +66,6 @@ def _run_analyzer(name: str, jobs: list[AnalysisJob]) -> None:
             lifecycle.record_failure(job, error)
     if not runnable:
         return
-    spec = analyzer.spec
     outcomes = run_batch(analyzer, [item for _, item in runnable])
     for (job, _), outcome in zip(runnable, outcomes, strict=True):
         if outcome.result is not None:
@@ -68,6 +76,7 @@ def _run_analyzer(name: str, jobs: list[AnalysisJob]) -> None:
                 weights_sha256=spec.weights_sha256,
                 device=device,
                 duration_ms=outcome.duration_ms,
+                batch_size=len(runnable),
             )
         else:
             lifecycle.record_failure(job, outcome.error)

@@ -37,6 +37,35 @@ def _claimable(now) -> Q:
     return Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
 
 
+def claim_waiting(analyzer: str, limit: int, worker: str, exclude: set[str]) -> list[AnalysisJob]:
+    """Claim up to ``limit`` more queued jobs of ``analyzer`` to fill a micro-batch.
+
+    Their own broker messages still arrive later and find the jobs taken (``claim``
+    returns None), so stealing is safe and every job still runs exactly once.
+    """
+    if limit <= 0:
+        return []
+    now = timezone.now()
+    candidates = (
+        AnalysisJob.objects.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            status=JobStatus.QUEUED,
+            analyzer=analyzer,
+            attempts__lt=F("max_attempts"),
+        )
+        .exclude(pk__in=exclude)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[: limit * 2]
+    )
+    claimed: list[AnalysisJob] = []
+    for job_id in candidates:
+        if len(claimed) >= limit:
+            break
+        if job := claim(job_id, worker):
+            claimed.append(job)
+    return claimed
+
+
 def claim(job_id, worker: str) -> AnalysisJob | None:
     """Take a job for this worker, or return None when it is not ours to run."""
     now = timezone.now()
@@ -90,6 +119,7 @@ def record_success(
     weights_sha256: str,
     device: str,
     duration_ms: float,
+    batch_size: int = 1,
 ) -> None:
     with transaction.atomic():
         _lock_submission(job.submission_id)
@@ -107,6 +137,7 @@ def record_success(
                     payload=dict(result.payload),
                     device=device,
                     duration_ms=duration_ms,
+                    batch_size=batch_size,
                 )
             ],
             ignore_conflicts=True,

@@ -121,6 +121,9 @@ class AnalysisResult(models.Model):
     payload = models.JSONField()
     device = models.CharField(max_length=16)
     duration_ms = models.FloatField()
+    batch_size = models.PositiveIntegerField(
+        default=1, help_text="Items the analyzer ran in the same call (from one or more jobs)."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -133,3 +133,33 @@ def test_photo_to_facial_emotions_through_a_real_worker(start_worker):
     assert result["payload"]["face_count"] == 1
     assert result["payload"]["faces"][0]["label"] == "happy"
     assert result["device"] == "cpu" and len(result["weights_sha256"]) == 64
+
+
+def test_worker_micro_batches_jobs_from_several_submissions(start_worker):
+    """Jobs of separate submissions that wait in the queue run as one analyzer batch, and
+    the messages that arrive later for the already-taken jobs change nothing."""
+    from pathlib import Path
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    photos = sorted(
+        (Path(__file__).resolve().parents[2] / "tests" / "data" / "photos").glob("*.jpg")
+    )
+    alice = TenantClient("alice")
+    submission_ids = [
+        alice.submit(
+            files=[SimpleUploadedFile(photo.name, photo.read_bytes())],
+            analyzers="facial_emotion",
+        ).json()["id"]
+        for photo in photos[:4]
+    ]
+    start_worker("batcher")  # one process: the first message finds the other jobs queued
+    for submission_id in submission_ids:
+        body = wait_submission_finished(alice, submission_id, timeout=120)
+        assert body["status"] == "succeeded", body
+        (result,) = body["items"][0]["results"]
+        assert result["payload"]["face_count"] == 1
+    results = AnalysisResult.objects.filter(analyzer="facial_emotion")
+    assert results.count() == 4
+    assert max(results.values_list("batch_size", flat=True)) >= 2
+    assert sorted(AnalysisJob.objects.values_list("attempts", flat=True)) == [1, 1, 1, 1]
