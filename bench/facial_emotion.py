@@ -1,0 +1,320 @@
+"""Speed of the facial-emotion analyzer: batched pipeline versus a naive per-image loop.
+
+Both variants run in the same invocation on the same workload of real photographs (the
+portraits in ``tests/data/photos`` and the examples in ``docs/examples``, cycled to
+``--images`` files at their own sizes), each in a fresh subprocess so that its peak RSS is its
+own (``ru_maxrss`` covers imports, model loading, warm-up and the timed run, i.e. what a
+worker process would hold):
+
+* ``naive``: what a straightforward implementation does, one image at a time: load it, run the
+  detector on it alone, align each face and classify the faces one by one. It uses the same
+  detector (``make_detector("mtcnn")`` with its defaults), the same classifier and the same
+  analyzer settings (``min_face_score``, ``max_faces``) as the analyzer.
+* ``batched``: ``FacialEmotionAnalyzer.analyze`` on batches of ``spec.max_batch_size`` items,
+  as a worker calls it.
+
+The parent checks that both variants found the same faces with the same boxes and
+probabilities (so the speed-up is not bought with different answers), prints images/s, the
+ratio and the peak RSS of each, and a final JSON line for scripts. Example::
+
+    .venv/bin/python bench/facial_emotion.py --images 64 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Real photographs with known content: one face each, except coffee and chelsea (none).
+PHOTOS = (
+    "tests/data/photos/obama.jpg",
+    "tests/data/photos/obama2.jpg",
+    "tests/data/photos/obama3.jpg",
+    "tests/data/photos/biden.jpg",
+    "tests/data/photos/obama_rgba.png",
+    "docs/examples/astronaut.jpg",
+    "docs/examples/camera.jpg",
+    "docs/examples/coffee.jpg",
+    "docs/examples/chelsea.jpg",
+)
+VARIANTS = ("naive", "batched")
+
+# One image's outcome: a list of faces, each {"box": [4], "score": s, "emotions": [7]}.
+Faces = list[dict[str, Any]]
+
+
+def workload(count: int) -> list[Path]:
+    """``count`` photo paths, cycling through :data:`PHOTOS` in order."""
+    return [ROOT / PHOTOS[i % len(PHOTOS)] for i in range(count)]
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; as the worker's ``select_device``."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is available")
+    return device
+
+
+def _synchronize(device: str) -> None:
+    """Wait for queued GPU work, so the clock covers all of it."""
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+class NaiveLoop:
+    """One image at a time, as a first implementation without batching would do it."""
+
+    def __init__(self, device: str, model: str) -> None:
+        from emotionhub_facial_emotion.analyzer import SETTINGS_SCHEMA
+        from emotionhub_facial_emotion.classifiers import load_classifier
+
+        from ml.detection import make_detector
+
+        defaults = {k: v["default"] for k, v in SETTINGS_SCHEMA["properties"].items()}
+        self.min_face_score = defaults["min_face_score"]
+        self.max_faces = defaults["max_faces"]
+        self.detector = make_detector(defaults["detector"], device=device)
+        self.classifier = load_classifier(model, device)
+
+    def run(self, paths: Sequence[Path], batch_size: int) -> list[Faces]:
+        from ml.detection import align_face, load_image
+
+        out = []
+        for path in paths:
+            image = load_image(path)
+            found = self.detector.detect([image])[0]
+            kept = sorted(
+                (f for f in found if f.score >= self.min_face_score),
+                key=lambda f: f.score,
+                reverse=True,
+            )[: self.max_faces]
+            faces = []
+            for face in kept:
+                crop = align_face(image, face, output_size=48)
+                probs = self.classifier.predict_proba(crop[None])[0]
+                faces.append(
+                    {"box": list(face.box), "score": face.score, "emotions": probs.tolist()}
+                )
+            out.append(faces)
+        return out
+
+
+class BatchedAnalyzer:
+    """The analyzer itself, on batches of ``batch_size`` items (no Django needed)."""
+
+    def __init__(self, device: str, model: str) -> None:
+        from emotionhub_facial_emotion.analyzer import FacialEmotionAnalyzer
+
+        self.model = model
+        self.analyzer = FacialEmotionAnalyzer()
+        self.analyzer.load(device)
+
+    def run(self, paths: Sequence[Path], batch_size: int) -> list[Faces]:
+        from emotionhub.analyzers.contract import AnalyzerError, Item
+
+        out: list[Faces] = []
+        for start in range(0, len(paths), batch_size):
+            items = [
+                Item(
+                    id=str(start + n),
+                    kind="image",
+                    mime="image/png" if path.suffix == ".png" else "image/jpeg",
+                    path=path,
+                    settings={"model": self.model},
+                )
+                for n, path in enumerate(paths[start : start + batch_size])
+            ]
+            for item, outcome in zip(items, self.analyzer.analyze(items), strict=True):
+                if isinstance(outcome, AnalyzerError):
+                    raise RuntimeError(f"{item.path}: {outcome!r}")
+                out.append(
+                    [
+                        {
+                            "box": face["box"],
+                            "score": face["score"],
+                            "emotions": list(face["emotions"].values()),
+                        }
+                        for face in outcome.payload["faces"]
+                    ]
+                )
+        return out
+
+
+def measure(variant: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Run one variant in this process: load, warm up, time the workload, read peak RSS."""
+    import cv2
+    import torch
+
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    device = resolve_device(args.device)
+    started = time.perf_counter()
+    runner = (NaiveLoop if variant == "naive" else BatchedAnalyzer)(device, args.model)
+    paths = workload(args.images)
+    # Warm-up on one batch (and every photo once), so lazy loading and first-call
+    # allocations are not timed: a worker pays them once, not per batch.
+    runner.run(workload(max(args.batch_size, len(PHOTOS))), args.batch_size)
+    _synchronize(device)
+    load_s = time.perf_counter() - started
+    start = time.perf_counter()
+    results = runner.run(paths, args.batch_size)
+    _synchronize(device)
+    seconds = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    report: dict[str, Any] = {
+        "variant": variant,
+        "device": device,
+        "seconds": round(seconds, 3),
+        "images_per_s": round(len(paths) / seconds, 2),
+        "load_and_warmup_s": round(load_s, 2),
+        "peak_rss_mb": round(peak_kib / 1024, 1),
+        "results": results,
+    }
+    if device.startswith("cuda"):
+        report["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return report
+
+
+def run_variant(variant: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Measure ``variant`` in a fresh interpreter; its last stdout line is the report."""
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--variant",
+        variant,
+        "--images",
+        str(args.images),
+        "--threads",
+        str(args.threads),
+        "--device",
+        args.device,
+        "--model",
+        args.model,
+        "--batch-size",
+        str(args.batch_size),
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"{variant} run failed with exit status {done.returncode}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare(
+    naive: list[Faces], batched: list[Faces], paths: Sequence[Path]
+) -> tuple[list[str], float, float]:
+    """Differences beyond face counts, as messages, plus the largest box and probability gaps.
+
+    The analyzer rounds boxes to 0.1 px and probabilities to 1e-4, so exact equality is not
+    expected; the caller decides what is close enough.
+    """
+    problems = []
+    box_gap = prob_gap = 0.0
+    for path, ours, theirs in zip(paths, naive, batched, strict=True):
+        if len(ours) != len(theirs):
+            problems.append(f"{path.name}: naive found {len(ours)} faces, batched {len(theirs)}")
+            continue
+        for a, b in zip(ours, theirs, strict=True):
+            box_gap = max(box_gap, *(abs(x - y) for x, y in zip(a["box"], b["box"], strict=True)))
+            prob_gap = max(
+                prob_gap, *(abs(x - y) for x, y in zip(a["emotions"], b["emotions"], strict=True))
+            )
+    return problems, box_gap, prob_gap
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=64, help="workload size (default 64)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="torch and OpenCV threads per process (default: all cores)",
+    )
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--model", default=None, help="classifier (default: the analyzer's)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="default: the analyzer's max_batch_size"
+    )
+    parser.add_argument("--box-tol", type=float, default=2.0, help="px (default 2)")
+    parser.add_argument("--prob-tol", type=float, default=0.01, help="(default 0.01)")
+    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.model is None or args.batch_size is None:
+        from emotionhub_facial_emotion.analyzer import DEFAULT_MODEL, FacialEmotionAnalyzer
+
+        args.model = args.model or DEFAULT_MODEL
+        args.batch_size = args.batch_size or FacialEmotionAnalyzer.spec.max_batch_size
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.variant:  # child process: measure and report on stdout
+        print(json.dumps(measure(args.variant, args)))
+        return 0
+    load = os.getloadavg()
+    print(
+        f"facial_emotion bench: {args.images} images, batch {args.batch_size}, model "
+        f"{args.model}, {args.threads} thread(s), device {args.device}; "
+        f"load average {load[0]:.2f}"
+    )
+    reports = {variant: run_variant(variant, args) for variant in VARIANTS}
+    naive, batched = reports["naive"], reports["batched"]
+    paths = workload(args.images)
+    problems, box_gap, prob_gap = compare(naive["results"], batched["results"], paths)
+    if box_gap > args.box_tol:
+        problems.append(f"boxes differ by up to {box_gap:.2f} px (tolerance {args.box_tol})")
+    if prob_gap > args.prob_tol:
+        problems.append(f"probabilities differ by up to {prob_gap:.4f} (tol {args.prob_tol})")
+    faces = sum(len(r) for r in batched["results"])
+    ratio = batched["images_per_s"] / naive["images_per_s"]
+    for report in (naive, batched):
+        extra = f", peak CUDA {report['peak_cuda_mb']} MB" if "peak_cuda_mb" in report else ""
+        print(
+            f"  {report['variant']:8s} {report['images_per_s']:8.2f} images/s "
+            f"({report['seconds']:.2f} s), peak RSS {report['peak_rss_mb']:.0f} MB{extra}"
+        )
+    print(f"  ratio    {ratio:8.2f}x batched/naive; {faces} faces in {len(paths)} images")
+    print(f"  agreement: boxes within {box_gap:.2f} px, probabilities within {prob_gap:.4f}")
+    summary = {
+        "bench": "facial_emotion",
+        "device": batched["device"],
+        "threads": args.threads,
+        "images": args.images,
+        "batch_size": args.batch_size,
+        "model": args.model,
+        "load_average": round(load[0], 2),
+        "faces": faces,
+        "agree": not problems,
+        "max_box_diff_px": round(box_gap, 3),
+        "max_prob_diff": round(prob_gap, 5),
+        "ratio": round(ratio, 2),
+        **{
+            name: {k: v for k, v in report.items() if k not in ("results", "variant", "device")}
+            for name, report in reports.items()
+        },
+    }
+    print(json.dumps(summary))
+    for problem in problems:
+        print(f"DISAGREEMENT: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
