@@ -33,9 +33,14 @@ def integral_image(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
     if device.type == "cpu":
         return torch.from_numpy(cv2.integral(rgb, sdepth=cv2.CV_32S if exact32 else cv2.CV_64F))
     pixels = torch.from_numpy(np.ascontiguousarray(rgb)).to(device)
-    dtype = torch.int32 if exact32 else torch.float64
-    out = torch.zeros((h + 1, w + 1, 3), dtype=dtype, device=device)
-    out[1:, 1:] = pixels.to(dtype).cumsum(0).cumsum(1)
+    return cumsum_integral(pixels, torch.int32 if exact32 else torch.float64)
+
+
+def cumsum_integral(pixels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """:func:`integral_image` of an ``(H, W, 3)`` tensor with torch ops, on its device."""
+    h, w = pixels.shape[:2]
+    out = torch.zeros((h + 1, w + 1, 3), dtype=dtype, device=pixels.device)
+    out[1:, 1:] = pixels.to(dtype).cumsum(0, dtype=dtype).cumsum(1, dtype=dtype)
     return out
 
 

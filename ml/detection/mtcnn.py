@@ -9,7 +9,7 @@ sizes) and returns plain :class:`Face` records in original-image coordinates.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -18,6 +18,11 @@ from ml.detection.compat import import_facenet_pytorch
 from ml.detection.faces import Face
 from ml.detection.loading import as_rgb_uint8, downscale
 from ml.detection.mtcnn_stages import Nets, Settings, detect_faces
+
+#: Pixels detected together at most: the integral images alone take 12 bytes per pixel.
+BATCH_PIXELS = 8_000_000
+#: An image queued for detection: its index, the (downscaled) RGB copy and the x/y scales.
+_Prepared = tuple[int, np.ndarray, float, float]
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -75,7 +80,7 @@ class MTCNNDetector:
         does not depend on what else is in the batch (up to float rounding).
         """
         results: list[list[Face]] = [[] for _ in images]
-        prepared: list[tuple[int, np.ndarray, float, float]] = []
+        prepared: list[_Prepared] = []
         for i, image in enumerate(images):
             rgb = as_rgb_uint8(image)
             h, w = rgb.shape[:2]
@@ -87,8 +92,7 @@ class MTCNNDetector:
             prepared.append((i, small, sw / w, sh / h))
         prepared.sort(key=lambda member: member[1].shape[:2])
         settings = Settings(self.min_face_size, self.thresholds, self.factor)
-        for start in range(0, len(prepared), self.max_batch):
-            chunk = prepared[start : start + self.max_batch]
+        for chunk in self._chunks(prepared):
             found = detect_faces([m[1] for m in chunk], self._nets, settings, self.device)
             for (i, _, sx, sy), faces in zip(chunk, found, strict=True):
                 h, w = images[i].shape[:2]
@@ -98,6 +102,20 @@ class MTCNNDetector:
     def detect_one(self, image: np.ndarray) -> list[Face]:
         """Convenience for a single image."""
         return self.detect([image])[0]
+
+    def _chunks(self, prepared: list[_Prepared]) -> Iterator[list[_Prepared]]:
+        """At most ``max_batch`` images and :data:`BATCH_PIXELS` pixels (one image at least)."""
+        chunk: list[_Prepared] = []
+        pixels = 0
+        for member in prepared:
+            size = member[1].shape[0] * member[1].shape[1]
+            if chunk and (len(chunk) == self.max_batch or pixels + size > BATCH_PIXELS):
+                yield chunk
+                chunk, pixels = [], 0
+            chunk.append(member)
+            pixels += size
+        if chunk:
+            yield chunk
 
     def _to_faces(
         self, found: tuple[np.ndarray, np.ndarray], sx: float, sy: float, w: int, h: int

@@ -44,6 +44,9 @@ from facenet_pytorch.models.utils.detect_face import (  # noqa: E402
 #: Candidates per R-/O-Net forward pass (facenet's ``fixed_batch_process`` uses 512 too):
 #: bounds activation memory when a batch yields thousands of candidates.
 NET_CHUNK = 512
+#: Input pixels per P-Net call: its first activation is 40 bytes per pixel, so a call stays
+#: near 80 MB however many same-size large images a batch holds.
+PNET_PIXELS = 2**21
 
 
 @dataclass(frozen=True)
@@ -104,17 +107,24 @@ def _propose(
     for index, image in enumerate(images):
         groups[image.shape[:2]].append(index)
     found_boxes, found_owners = [], []
-    for (height, width), members in groups.items():
-        owner_of = torch.tensor(members, device=device)
-        for scale in pyramid_scales(height, width, settings.min_face_size, settings.factor):
-            size = (int(height * scale + 1), int(width * scale + 1))
-            level = torch.stack([area.resize(integrals[i], size) for i in members])
-            level = (level - 127.5) * 0.0078125
-            reg, probs = pnet(level.permute(0, 3, 1, 2))
-            boxes, local = generateBoundingBox(reg, probs[:, 1], scale, settings.thresholds[0])
-            pick = batched_nms(boxes[:, :4], boxes[:, 4], local, 0.5)
-            found_boxes.append(boxes[pick])
-            found_owners.append(owner_of[local[pick]])
+    for (height, width), same_size in groups.items():
+        scales = pyramid_scales(height, width, settings.min_face_size, settings.factor)
+        if not scales:
+            continue
+        largest = int(height * scales[0] + 1) * int(width * scales[0] + 1)
+        per_call = max(1, PNET_PIXELS // largest)
+        for start in range(0, len(same_size), per_call):
+            members = same_size[start : start + per_call]
+            owner_of = torch.tensor(members, device=device)
+            for scale in scales:
+                size = (int(height * scale + 1), int(width * scale + 1))
+                level = torch.stack([area.resize(integrals[i], size) for i in members])
+                level = (level - 127.5) * 0.0078125
+                reg, probs = pnet(level.permute(0, 3, 1, 2))
+                boxes, local = generateBoundingBox(reg, probs[:, 1], scale, settings.thresholds[0])
+                pick = batched_nms(boxes[:, :4], boxes[:, 4], local, 0.5)
+                found_boxes.append(boxes[pick])
+                found_owners.append(owner_of[local[pick]])
     if not found_boxes:  # every image below min_face_size: no pyramid level at all
         return torch.zeros((0, 5), device=device), torch.zeros(0, dtype=torch.int64, device=device)
     boxes = torch.cat(found_boxes)
