@@ -27,7 +27,15 @@ DEFAULT_MODEL = "mini_xception"
 
 _box = {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
 _point = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
-RESULT_SCHEMA = {
+_probability = {"type": "number", "minimum": 0, "maximum": 1}
+_emotions = {
+    "type": "object",
+    "required": list(CLASSES),
+    "additionalProperties": False,
+    "properties": dict.fromkeys(CLASSES, _probability),
+}
+_label = {"enum": list(CLASSES)}
+IMAGE_RESULT_SCHEMA = {
     "type": "object",
     "required": ["faces", "face_count", "detector", "model", "image"],
     "additionalProperties": False,
@@ -58,22 +66,89 @@ RESULT_SCHEMA = {
                     "box": _box,
                     "score": {"type": "number"},
                     "landmarks": {"oneOf": [{"type": "null"}, {"type": "array", "items": _point}]},
-                    "emotions": {
-                        "type": "object",
-                        "required": list(CLASSES),
-                        "additionalProperties": False,
-                        "properties": {
-                            c: {"type": "number", "minimum": 0, "maximum": 1} for c in CLASSES
-                        },
-                    },
-                    "label": {"enum": list(CLASSES)},
-                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                    "emotions": _emotions,
+                    "label": _label,
+                    "confidence": _probability,
                     "uncertain": {"type": "boolean"},
                 },
             },
         },
     },
 }
+VIDEO_RESULT_SCHEMA = {
+    "type": "object",
+    "required": ["video", "timeline", "tracks", "face_count", "detector", "model"],
+    "additionalProperties": False,
+    "properties": {
+        "face_count": {"type": "integer", "minimum": 0, "description": "face tracks"},
+        "detector": {"enum": list(DETECTORS)},
+        "model": {"enum": list(MODELS)},
+        "video": {
+            "type": "object",
+            "required": [
+                "duration_s",
+                "fps",
+                "width",
+                "height",
+                "frames_analyzed",
+                "sample_every_s",
+                "truncated",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "duration_s": {"type": "number"},
+                "fps": {"type": "number"},
+                "width": {"type": "integer"},
+                "height": {"type": "integer"},
+                "frames_analyzed": {"type": "integer"},
+                "sample_every_s": {"type": "number"},
+                "truncated": {"type": "boolean"},
+            },
+        },
+        "timeline": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["second", "face_count", "emotions", "label"],
+                "additionalProperties": False,
+                "properties": {
+                    "second": {"type": "integer", "minimum": 0},
+                    "face_count": {"type": "integer", "minimum": 0},
+                    "emotions": {"oneOf": [{"type": "null"}, _emotions]},
+                    "label": {"oneOf": [{"type": "null"}, _label]},
+                },
+            },
+        },
+        "tracks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": [
+                    "track_id",
+                    "first_s",
+                    "last_s",
+                    "frames",
+                    "emotions",
+                    "label",
+                    "confidence",
+                    "last_box",
+                ],
+                "additionalProperties": False,
+                "properties": {
+                    "track_id": {"type": "integer"},
+                    "first_s": {"type": "number"},
+                    "last_s": {"type": "number"},
+                    "frames": {"type": "integer", "minimum": 1},
+                    "emotions": _emotions,
+                    "label": _label,
+                    "confidence": _probability,
+                    "last_box": _box,
+                },
+            },
+        },
+    },
+}
+RESULT_SCHEMA = {"oneOf": [IMAGE_RESULT_SCHEMA, VIDEO_RESULT_SCHEMA]}
 SETTINGS_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -83,8 +158,13 @@ SETTINGS_SCHEMA = {
         "min_face_score": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.9},
         "uncertain_below": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5},
         "max_faces": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+        "sample_every_s": {"type": "number", "minimum": 0.04, "maximum": 60, "default": 1.0},
+        "max_frames": {"type": "integer", "minimum": 1, "maximum": 3600, "default": 300},
+        "max_duration_s": {"type": "number", "exclusiveMinimum": 0, "default": 600},
     },
 }
+#: Sampled video frames detected and classified together.
+VIDEO_CHUNK_FRAMES = 16
 
 
 class FacialEmotionAnalyzer(Analyzer):
@@ -93,7 +173,7 @@ class FacialEmotionAnalyzer(Analyzer):
         version="0.1.0",
         description="Faces with boxes, eye landmarks and calibrated probabilities of seven "
         "emotions (angry, disgust, fear, happy, neutral, sad, surprise).",
-        media_kinds=frozenset({"image"}),
+        media_kinds=frozenset({"image", "video"}),
         device="gpu",
         max_batch_size=16,
         model_version=f"{DEFAULT_MODEL} (default; per-result model_version names the weights)",
@@ -128,6 +208,22 @@ class FacialEmotionAnalyzer(Analyzer):
         return self._classifiers[name]
 
     def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
+        """Images of the batch are detected and classified together; each video streams
+        its sampled frames through the same models in chunks."""
+        from emotionhub_facial_emotion.video_analysis import analyze_video
+
+        out: list[Result | AnalyzerError | None] = [None] * len(items)
+        image_indices = [i for i, item in enumerate(items) if item.kind != "video"]
+        for index, item in enumerate(items):
+            if item.kind == "video":
+                out[index] = analyze_video(self, item)
+        if image_indices:
+            results = self._analyze_images([items[i] for i in image_indices])
+            for index, result in zip(image_indices, results, strict=True):
+                out[index] = result
+        return out  # type: ignore[return-value]
+
+    def _analyze_images(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
         from ml.detection import ImageDecodeError, align_face, load_image
 
         out: list[Result | AnalyzerError | None] = [None] * len(items)
@@ -140,30 +236,27 @@ class FacialEmotionAnalyzer(Analyzer):
 
         by_detector: dict[str, list[int]] = defaultdict(list)
         for index in images:
-            by_detector[_setting(items[index], "detector")].append(index)
+            by_detector[setting(items[index], "detector")].append(index)
         faces_of: dict[int, list] = {}
         for name, indices in by_detector.items():
             found = self._detector(name).detect([images[i] for i in indices])
             for index, faces in zip(indices, found, strict=True):
-                minimum = _setting(items[index], "min_face_score")
-                kept = [face for face in faces if face.score >= minimum]
-                kept.sort(key=lambda face: face.score, reverse=True)
-                faces_of[index] = kept[: _setting(items[index], "max_faces")]
+                faces_of[index] = kept_faces(items[index], faces)
 
         by_model: dict[str, list[tuple[int, int]]] = defaultdict(list)
         crops: dict[tuple[int, int], np.ndarray] = {}
         for index, faces in faces_of.items():
             for number, face in enumerate(faces):
                 crops[index, number] = align_face(images[index], face, output_size=48)
-                by_model[_setting(items[index], "model")].append((index, number))
+                by_model[setting(items[index], "model")].append((index, number))
         probabilities: dict[tuple[int, int], np.ndarray] = {}
         classifier_of: dict[str, LoadedClassifier] = {}
-        for name in {_setting(items[i], "model") for i in faces_of}:
+        for name in {setting(items[i], "model") for i in faces_of}:
             try:
                 classifier_of[name] = self._classifier(name)
             except AnalyzerError as error:
                 for index in faces_of:
-                    if _setting(items[index], "model") == name:
+                    if setting(items[index], "model") == name:
                         out[index] = error
         for name, keys in by_model.items():
             if name not in classifier_of:
@@ -176,19 +269,19 @@ class FacialEmotionAnalyzer(Analyzer):
             if out[index] is not None:
                 continue
             item = items[index]
-            model = _setting(item, "model")
+            model = setting(item, "model")
             classifier = classifier_of[model]
             height, width = images[index].shape[:2]
             out[index] = Result(
                 {
                     "faces": [
                         _face_payload(
-                            face, probabilities[index, n], _setting(item, "uncertain_below")
+                            face, probabilities[index, n], setting(item, "uncertain_below")
                         )
                         for n, face in enumerate(faces)
                     ],
                     "face_count": len(faces),
-                    "detector": _setting(item, "detector"),
+                    "detector": setting(item, "detector"),
                     "model": model,
                     "image": {"width": int(width), "height": int(height)},
                 },
@@ -198,8 +291,16 @@ class FacialEmotionAnalyzer(Analyzer):
         return out  # type: ignore[return-value]
 
 
-def _setting(item: Item, key: str):
+def setting(item: Item, key: str):
+    """The item's value of a setting, or the schema's default."""
     return item.settings.get(key, SETTINGS_SCHEMA["properties"][key]["default"])
+
+
+def kept_faces(item: Item, faces: Sequence) -> list:
+    """The item's faces above ``min_face_score``, best first, at most ``max_faces``."""
+    minimum = setting(item, "min_face_score")
+    kept = sorted((f for f in faces if f.score >= minimum), key=lambda f: f.score, reverse=True)
+    return kept[: setting(item, "max_faces")]
 
 
 def _face_payload(face, probs: np.ndarray, uncertain_below: float) -> dict:

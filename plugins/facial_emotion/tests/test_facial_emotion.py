@@ -44,7 +44,7 @@ def test_spec_is_valid_for_the_registry():
     spec = FacialEmotionAnalyzer.spec
     Draft202012Validator.check_schema(spec.result_schema)
     Draft202012Validator.check_schema(spec.settings_schema)
-    assert spec.queue == "analysis_gpu" and spec.media_kinds == {"image"}
+    assert spec.queue == "analysis_gpu" and spec.media_kinds == {"image", "video"}
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -1,0 +1,221 @@
+"""Video for the facial-emotion analyzer: probe, stream sampled frames, track faces, and
+summarise per second and per face track. Pure numpy + OpenCV (no torch, no Django).
+
+Frames are streamed: ``grab()`` skips frames without decoding them into images and only
+sampled frames are retrieved, so memory is one frame plus the caller's chunk whatever the
+video's length, and time grows with the number of *sampled* frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+class VideoDecodeError(ValueError):
+    """The file is not a video OpenCV can decode (corrupt, truncated, no frames)."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    frame_count: int
+
+
+def _capture(path: str | Path):
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        capture.release()
+        raise VideoDecodeError(f"{Path(path).name}: not a readable video")
+    return capture
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Container facts, checked by decoding the first frame (headers alone can lie)."""
+    import cv2
+
+    capture = _capture(path)
+    try:
+        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    if not ok or frame is None or width <= 0 or height <= 0:
+        raise VideoDecodeError(f"{Path(path).name}: no decodable frame")
+    if not 0 < fps <= 1000:
+        fps = 25.0  # some containers omit it; timestamps then come from frame numbers
+    duration = frames / fps if frames > 0 else 0.0
+    return VideoInfo(round(duration, 3), round(fps, 3), width, height, max(frames, 0))
+
+
+def sample_frames(
+    path: str | Path,
+    every_s: float = 1.0,
+    max_frames: int = 300,
+    max_duration_s: float = 600.0,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(timestamp_s, RGB uint8 frame)`` every ``every_s`` seconds, streaming.
+
+    Stops at ``max_frames`` samples or ``max_duration_s`` of video, whichever comes first.
+    A file that ends early (truncated) simply yields fewer frames.
+    """
+    import cv2
+
+    info = probe_video(path)
+    capture = _capture(path)
+    try:
+        step = max(1, round(every_s * info.fps))
+        index = 0
+        yielded = 0
+        while yielded < max_frames:
+            timestamp = index / info.fps
+            if timestamp > max_duration_s:
+                break
+            if not capture.grab():
+                break
+            if index % step == 0:
+                ok, frame = capture.retrieve()
+                if not ok or frame is None:
+                    break
+                yield round(timestamp, 3), cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                yielded += 1
+            index += 1
+    finally:
+        capture.release()
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two ``(x1, y1, x2, y2)`` boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class Track:
+    """One face followed across sampled frames."""
+
+    track_id: int
+    box: tuple[float, float, float, float]
+    first_s: float
+    last_s: float
+    probabilities: list[np.ndarray] = field(default_factory=list)
+    missed: int = 0
+
+
+class FaceTracker:
+    """Greedy IoU tracker: each face joins the unmatched live track it overlaps most (above
+    ``min_iou``), else starts a new track; a track ends after ``max_missed`` samples
+    without a face. Enough for people who move little between samples; identities are not
+    recognised, so a face that leaves and returns starts a new track."""
+
+    def __init__(self, min_iou: float = 0.3, max_missed: int = 2) -> None:
+        self.min_iou = min_iou
+        self.max_missed = max_missed
+        self.live: list[Track] = []
+        self.finished: list[Track] = []
+        self._next_id = 1
+
+    def update(
+        self, timestamp: float, boxes: Sequence[Sequence[float]], probs: Sequence[np.ndarray]
+    ) -> list[int]:
+        """Assign this frame's faces to tracks; returns the track id of each face."""
+        pairs = sorted(
+            (
+                (iou(box, track.box), f, t)
+                for f, box in enumerate(boxes)
+                for t, track in enumerate(self.live)
+            ),
+            reverse=True,
+        )
+        face_track: dict[int, int] = {}
+        used: set[int] = set()
+        for overlap, f, t in pairs:
+            if overlap < self.min_iou:
+                break
+            if f in face_track or t in used:
+                continue
+            face_track[f] = t
+            used.add(t)
+        ids = []
+        for f, box in enumerate(boxes):
+            if f in face_track:
+                track = self.live[face_track[f]]
+            else:
+                track = Track(self._next_id, tuple(box), timestamp, timestamp)
+                self._next_id += 1
+                self.live.append(track)
+                used.add(len(self.live) - 1)
+            track.box, track.last_s, track.missed = tuple(box), timestamp, 0
+            track.probabilities.append(np.asarray(probs[f], dtype=np.float64))
+            ids.append(track.track_id)
+        still_live = []
+        for t, track in enumerate(self.live):
+            if t not in used:
+                track.missed += 1
+            (still_live if track.missed <= self.max_missed else self.finished).append(track)
+        self.live = still_live
+        return ids
+
+    def tracks(self) -> list[Track]:
+        return sorted(self.finished + self.live, key=lambda track: track.track_id)
+
+
+def summarise_tracks(tracks: Sequence[Track], classes: Sequence[str]) -> list[dict]:
+    """JSON-ready summary per track: span, frames, mean probabilities, dominant label."""
+    out = []
+    for track in tracks:
+        mean = np.mean(track.probabilities, axis=0)
+        best = int(np.argmax(mean))
+        out.append(
+            {
+                "track_id": track.track_id,
+                "first_s": round(track.first_s, 3),
+                "last_s": round(track.last_s, 3),
+                "frames": len(track.probabilities),
+                "emotions": {c: round(float(p), 4) for c, p in zip(classes, mean, strict=True)},
+                "label": classes[best],
+                "confidence": round(float(mean[best]), 4),
+                "last_box": [round(float(v), 1) for v in track.box],
+            }
+        )
+    return out
+
+
+def build_timeline(
+    samples: Sequence[tuple[float, Sequence[np.ndarray]]], classes: Sequence[str]
+) -> list[dict]:
+    """Per-second rows from ``(timestamp, [face probabilities...])`` samples.
+
+    Each second present in the samples gets a row: the largest number of faces seen in one
+    frame of that second, and the mean probabilities over every face seen in it (``None``
+    with label ``None`` when no face was seen).
+    """
+    seconds: dict[int, list] = {}
+    for timestamp, faces in samples:
+        row = seconds.setdefault(int(timestamp), [0, []])
+        row[0] = max(row[0], len(faces))
+        row[1].extend(faces)
+    timeline = []
+    for second in sorted(seconds):
+        count, faces = seconds[second]
+        entry: dict = {"second": second, "face_count": count, "emotions": None, "label": None}
+        if faces:
+            mean = np.mean(np.stack(faces), axis=0)
+            entry["emotions"] = {c: round(float(p), 4) for c, p in zip(classes, mean, strict=True)}
+            entry["label"] = classes[int(np.argmax(mean))]
+        timeline.append(entry)
+    return timeline
