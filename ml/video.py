@@ -75,21 +75,23 @@ def sample_frames(
     info = probe_video(path)
     capture = _capture(path)
     try:
-        step = max(1, round(every_s * info.fps))
         index = 0
         yielded = 0
+        next_sample = 0.0
+        tolerance = 0.5 / info.fps  # the frame nearest to each sample time is taken
         while yielded < max_frames:
             timestamp = index / info.fps
             if timestamp > max_duration_s:
                 break
             if not capture.grab():
                 break
-            if index % step == 0:
+            if timestamp + tolerance >= next_sample:
                 ok, frame = capture.retrieve()
                 if not ok or frame is None:
                     break
                 yield round(timestamp, 3), cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
                 yielded += 1
+                next_sample += every_s
             index += 1
     finally:
         capture.release()

@@ -84,6 +84,12 @@ BAD_REQUESTS = [
     ("wrong field", {"text": ["hi"], "colour": "blue"}, 400, "unknown_field"),
     ("binary junk", {"file": [("x.bin", b"\x00\x01\x02\xff" * 10)]}, 415, "unsupported_media_type"),
     ("corrupt png", {"file": [("x.png", png_bytes()[:60])]}, 400, "corrupt_image"),
+    (
+        "corrupt video",
+        {"file": [("x.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 500)]},
+        400,
+        "corrupt_video",
+    ),
     ("blank text", {"text": ["   "]}, 400, "empty_text"),
     (
         "kind nobody accepts",
@@ -274,3 +280,29 @@ def test_private_webhook_addresses_are_refused_unless_allowed(alice, settings):
         response = alice.submit(texts=["x"], webhook_url=url)
         assert_error(response, 400, "invalid_webhook_url")
     assert row_counts() == (0, 0, 0)
+
+
+def _clip(tmp_path, seconds: float, suffix: str = ".mp4") -> bytes:
+    pytest.importorskip("cv2")
+    from ml.tests.videos import photo, write_video
+
+    return write_video(tmp_path / f"clip{suffix}", [(photo("obama.jpg"), seconds)]).read_bytes()
+
+
+@pytest.mark.parametrize(("suffix", "mime"), [(".mp4", "video/mp4"), (".webm", "video/webm")])
+def test_video_upload_is_probed(alice, tmp_path, suffix, mime):
+    response = alice.submit(files=[upload("holiday.bin", _clip(tmp_path, 2.0, suffix))])
+    assert response.status_code == 202, response.content
+    (item,) = response.json()["items"]
+    assert (item["kind"], item["mime"]) == ("video", mime)
+    assert (item["width"], item["height"]) == (320, 240)
+    assert item["duration_seconds"] == pytest.approx(2.0, abs=0.15)
+    assert "facial_emotion" in [job["analyzer"] for job in item["jobs"]]
+
+
+def test_too_long_video_is_refused_and_leaves_nothing(alice, tmp_path, settings):
+    settings.EMOTIONHUB_MAX_VIDEO_SECONDS = 1.0
+    before = row_counts()
+    response = alice.submit(files=[upload("long.mp4", _clip(tmp_path, 2.0))])
+    assert_error(response, 413, "video_too_long")
+    assert row_counts() == before

@@ -238,6 +238,7 @@ def _create_media_and_jobs(
                 size=item.checked.size,
                 sha256=item.checked.sha256,
                 width=item.checked.width,
+                duration_seconds=item.checked.duration_seconds,
                 height=item.checked.height,
             )
             media.file.save(item.upload.name or "upload", item.upload, save=False)

@@ -2,14 +2,19 @@
 analyse before anything is stored.
 
 Images are opened with Pillow, which reads only the header to learn the size, so a
-decompression bomb is refused without being decoded.
+decompression bomb is refused without being decoded. Videos are probed with OpenCV (first
+frame decoded) when it is installed, which every analysis worker has; a web-only install
+without it stores videos unprobed and leaves the check to the analyzer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import tempfile
 import warnings
+from pathlib import Path
 
 import filetype
 from django.conf import settings
@@ -29,6 +34,7 @@ class CheckedUpload:
     sha256: str
     width: int | None = None
     height: int | None = None
+    duration_seconds: float | None = None
 
 
 def sha256_of(fileobj) -> str:
@@ -70,10 +76,12 @@ def check_upload(upload, *, field: str) -> CheckedUpload:
             f"{field}: {upload.name!r} is {size} bytes; the limit for {kind} is {limit}.",
             status=413,
         )
-    width = height = None
+    width = height = duration = None
     if kind == "image":
         width, height = _image_size(upload, field)
-    return CheckedUpload(kind, mime, size, sha256_of(upload), width, height)
+    elif kind == "video":
+        width, height, duration = _video_facts(upload, field)
+    return CheckedUpload(kind, mime, size, sha256_of(upload), width, height, duration)
 
 
 def _text_mime(head: bytes) -> str | None:
@@ -109,3 +117,42 @@ def _image_size(upload, field: str) -> tuple[int, int]:
     finally:
         upload.seek(0)
     return width, height
+
+
+@contextlib.contextmanager
+def _local_path(upload):
+    """A filesystem path holding the upload (OpenCV reads files, not streams)."""
+    if hasattr(upload, "temporary_file_path"):
+        yield Path(upload.temporary_file_path())
+        return
+    with tempfile.NamedTemporaryFile(suffix=".video") as tmp:
+        upload.seek(0)
+        for chunk in iter(lambda: upload.read(1024 * 1024), b""):
+            tmp.write(chunk)
+        tmp.flush()
+        upload.seek(0)
+        yield Path(tmp.name)
+
+
+def _video_facts(upload, field: str) -> tuple[int | None, int | None, float | None]:
+    try:
+        import cv2  # noqa: F401
+
+        from ml.video import VideoDecodeError, probe_video
+    except ImportError:
+        return None, None, None
+    try:
+        with _local_path(upload) as path:
+            info = probe_video(path)
+    except VideoDecodeError as exc:
+        raise ApiError(
+            "corrupt_video", f"{field}: the video cannot be decoded ({exc}).", status=400
+        ) from None
+    limit = settings.EMOTIONHUB_MAX_VIDEO_SECONDS
+    if info.duration_s > limit:
+        raise ApiError(
+            "video_too_long",
+            f"{field}: the video lasts {info.duration_s:.1f} s; the limit is {limit} s.",
+            status=413,
+        )
+    return info.width, info.height, info.duration_s

@@ -35,6 +35,8 @@ def test_probe_and_sample_each_container(tmp_path: Path, suffix: str):
 def test_caps_on_frames_and_duration(tmp_path: Path):
     path = write_video(tmp_path / "long.mp4", [(photo("coffee.jpg"), 6.0)], fps=10)
     assert len(list(sample_frames(path, every_s=0.2, max_frames=7))) == 7
+    # A period that is not a whole number of frames still gives one sample per period.
+    assert len(list(sample_frames(path, every_s=0.25))) == 24
     stamps = [t for t, _ in sample_frames(path, every_s=1.0, max_duration_s=2.5)]
     assert stamps == [0.0, 1.0, 2.0]
     frames = [f for _, f in sample_frames(path, every_s=1.0)]

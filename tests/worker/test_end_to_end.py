@@ -163,3 +163,41 @@ def test_worker_micro_batches_jobs_from_several_submissions(start_worker):
     assert results.count() == 4
     assert max(results.values_list("batch_size", flat=True)) >= 2
     assert sorted(AnalysisJob.objects.values_list("attempts", flat=True)) == [1, 1, 1, 1]
+
+
+def test_video_timeline_with_progress_through_a_real_worker(start_worker, tmp_path):
+    """A video job reports progress while it runs and ends with a per-second timeline."""
+    pytest.importorskip("cv2")
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from ml.tests.videos import photo, write_video
+
+    clip = write_video(
+        tmp_path / "clip.mp4", [(photo("obama.jpg"), 6.0), (photo("coffee.jpg"), 6.0)], fps=10
+    )
+    alice = TenantClient("alice")
+    submitted = alice.submit(
+        files=[SimpleUploadedFile("clip.mp4", clip.read_bytes())],
+        analyzers="facial_emotion",
+        analyzer_settings=json.dumps({"facial_emotion": {"sample_every_s": 0.25}}),
+    ).json()
+    job_id = submitted["items"][0]["jobs"][0]["id"]
+    start_worker("video")
+    seen: list[float] = []
+
+    def progress_seen():
+        job = alice.client.get(f"/api/v1/jobs/{job_id}").json()
+        if job["status"] == "running":
+            seen.append(job["progress"])
+        return job["status"] in {"succeeded", "failed"} or None
+
+    wait_for(progress_seen, timeout=120, interval=0.05, message="video job finished")
+    assert any(0 < p < 1 for p in seen), seen
+    body = wait_submission_finished(alice, submitted["id"], timeout=30)
+    assert body["status"] == "succeeded", body
+    (result,) = body["items"][0]["results"]
+    payload = result["payload"]
+    assert payload["video"]["frames_analyzed"] == 48 and payload["face_count"] == 1
+    counts = [row["face_count"] for row in payload["timeline"]]
+    assert counts == [1] * 6 + [0] * 6
+    assert payload["tracks"][0]["label"] == "happy"
