@@ -83,7 +83,9 @@ def crop_resize(integral: torch.Tensor, regions: torch.Tensor, size: int) -> tor
     flat = integral.reshape(-1, 3)
 
     def at(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        return flat[rows[:, :, None] * stride + cols[:, None, :]]
+        # index_select, not flat[index]: advanced indexing is ~8x slower for this on the CPU.
+        index = (rows[:, :, None] * stride + cols[:, None, :]).reshape(-1)
+        return flat.index_select(0, index).reshape(len(rows), size, size, 3)
 
     sums = at(y1, x1) - at(y0, x1) - at(y1, x0) + at(y0, x0)
     counts = ((y1 - y0)[:, :, None] * (x1 - x0)[:, None, :]).to(torch.float32)

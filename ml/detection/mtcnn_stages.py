@@ -41,9 +41,10 @@ from facenet_pytorch.models.utils.detect_face import (  # noqa: E402
     rerec,
 )
 
-#: Candidates per R-/O-Net forward pass (facenet's ``fixed_batch_process`` uses 512 too):
-#: bounds activation memory when a batch yields thousands of candidates.
-NET_CHUNK = 512
+#: Candidates per R-/O-Net forward pass. facenet uses 512 to bound GPU memory; on the CPU
+#: chunks of 64 keep the activations in cache: O-Net costs 0.37 ms per candidate in chunks
+#: of 32-64 and 0.74 ms in chunks of 512, R-Net 58 and 62 us (one thread, AVX-512).
+NET_CHUNK = {"cpu": 64, "cuda": 512}
 #: Input pixels per P-Net call: its first activation is 40 bytes per pixel, so a call stays
 #: near 80 MB however many same-size large images a batch holds.
 PNET_PIXELS = 2**21
@@ -226,7 +227,8 @@ def _crops(
 
 
 def _run_chunked(net: torch.nn.Module, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    parts = [net(crops[i : i + NET_CHUNK]) for i in range(0, len(crops), NET_CHUNK)]
+    chunk = NET_CHUNK.get(crops.device.type, 64)
+    parts = [net(crops[i : i + chunk]) for i in range(0, len(crops), chunk)]
     return tuple(torch.cat(outputs) for outputs in zip(*parts, strict=True))
 
 
