@@ -17,7 +17,7 @@ The parent checks that both variants found the same faces with the same boxes an
 probabilities (so the speed-up is not bought with different answers), prints images/s, the
 ratio and the peak RSS of each, and a final JSON line for scripts. Example::
 
-    .venv/bin/python bench/facial_emotion.py --images 64 --threads 1
+    .venv/bin/python bench/facial_emotion.py --images 64 --threads 1 --rounds 3
 """
 
 from __future__ import annotations
@@ -251,6 +251,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--batch-size", type=int, default=None, help="default: the analyzer's max_batch_size"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternating runs per variant; best is kept"
+    )
     parser.add_argument("--box-tol", type=float, default=2.0, help="px (default 2)")
     parser.add_argument("--prob-tol", type=float, default=0.01, help="(default 0.01)")
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
@@ -274,10 +277,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.model}, {args.threads} thread(s), device {args.device}; "
         f"load average {load[0]:.2f}"
     )
-    reports = {variant: run_variant(variant, args) for variant in VARIANTS}
+    # Alternate the variants, so that a change in background load hits both; keep the best
+    # round of each (the one least disturbed by other processes).
+    rounds: dict[str, list[dict[str, Any]]] = {variant: [] for variant in VARIANTS}
+    for _ in range(args.rounds):
+        for variant in VARIANTS:
+            rounds[variant].append(run_variant(variant, args))
+    reports = {v: max(runs, key=lambda r: r["images_per_s"]) for v, runs in rounds.items()}
     naive, batched = reports["naive"], reports["batched"]
     paths = workload(args.images)
-    problems, box_gap, prob_gap = compare(naive["results"], batched["results"], paths)
+    problems, box_gap, prob_gap = [], 0.0, 0.0
+    for ours, theirs in zip(rounds["naive"], rounds["batched"], strict=True):
+        found, box, prob = compare(ours["results"], theirs["results"], paths)
+        problems += found
+        box_gap, prob_gap = max(box_gap, box), max(prob_gap, prob)
     if box_gap > args.box_tol:
         problems.append(f"boxes differ by up to {box_gap:.2f} px (tolerance {args.box_tol})")
     if prob_gap > args.prob_tol:
@@ -286,9 +299,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratio = batched["images_per_s"] / naive["images_per_s"]
     for report in (naive, batched):
         extra = f", peak CUDA {report['peak_cuda_mb']} MB" if "peak_cuda_mb" in report else ""
+        every = ", ".join(f"{r['images_per_s']:.2f}" for r in rounds[report["variant"]])
         print(
             f"  {report['variant']:8s} {report['images_per_s']:8.2f} images/s "
             f"({report['seconds']:.2f} s), peak RSS {report['peak_rss_mb']:.0f} MB{extra}"
+            + (f"; rounds: {every}" if args.rounds > 1 else "")
         )
     print(f"  ratio    {ratio:8.2f}x batched/naive; {faces} faces in {len(paths)} images")
     print(f"  agreement: boxes within {box_gap:.2f} px, probabilities within {prob_gap:.4f}")
@@ -300,6 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "batch_size": args.batch_size,
         "model": args.model,
         "load_average": round(load[0], 2),
+        "rounds": args.rounds,
         "faces": faces,
         "agree": not problems,
         "max_box_diff_px": round(box_gap, 3),
