@@ -1,13 +1,16 @@
 """Video for the facial-emotion analyzer: probe, stream sampled frames, track faces, and
 summarise per second and per face track. Pure numpy + OpenCV (no torch, no Django).
 
-Frames are streamed: ``grab()`` skips frames without decoding them into images and only
-sampled frames are retrieved, so memory is one frame plus the caller's chunk whatever the
-video's length, and time grows with the number of *sampled* frames.
+Frames are streamed: ``grab()`` demuxes and decodes each frame but skips the colour
+conversion and copy, and only sampled frames are ``retrieve()``-d into RGB arrays. Memory is
+therefore one frame plus the caller's chunk whatever the video's length; decoding time grows
+with the video's length (about a third of a full ``read()``), model time with the number
+of *sampled* frames.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +24,13 @@ class VideoDecodeError(ValueError):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    duration_s: float
+    """What the container says, with the size of the first decoded frame.
+
+    ``duration_s`` is ``None`` when the container does not record it (WebM recorded live
+    by browsers often does not); ``frame_count`` is then 0.
+    """
+
+    duration_s: float | None
     fps: float
     width: int
     height: int
@@ -39,24 +48,117 @@ def _capture(path: str | Path):
 
 
 def probe_video(path: str | Path) -> VideoInfo:
-    """Container facts, checked by decoding the first frame (headers alone can lie)."""
+    """Container facts, checked by decoding the first frame (headers alone can lie).
+
+    Width and height come from that frame, so they match the frames :func:`sample_frames`
+    yields even when OpenCV applies a rotation tag (phone videos).
+    """
     import cv2
 
     capture = _capture(path)
     try:
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
-        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
         ok, frame = capture.read()
     finally:
         capture.release()
-    if not ok or frame is None or width <= 0 or height <= 0:
+    if not ok or frame is None or frame.size == 0:
         raise VideoDecodeError(f"{Path(path).name}: no decodable frame")
-    if not 0 < fps <= 1000:
-        fps = 25.0  # some containers omit it; timestamps then come from frame numbers
-    duration = frames / fps if frames > 0 else 0.0
-    return VideoInfo(round(duration, 3), round(fps, 3), width, height, max(frames, 0))
+    if not (math.isfinite(fps) and 0 < fps <= 1000):
+        fps = 25.0  # some containers omit it; only a fallback, timestamps come from the frames
+    frames = max(frames, 0)  # negative when the container does not know
+    duration = round(frames / fps, 3) if frames else None
+    height, width = frame.shape[:2]
+    return VideoInfo(duration, round(fps, 3), int(width), int(height), frames)
+
+
+class FrameSampler:
+    """Iterates ``(timestamp_s, RGB uint8 frame)`` once every ``every_s`` seconds, streaming.
+
+    Timestamps are the frames' presentation times (right for variable frame rate phone
+    footage), falling back to frame number / fps where the container has none. The frame
+    nearest each sample time is taken; after a gap, sampling resumes on the period grid
+    instead of sampling every frame to catch up.
+
+    Sampling stops at ``max_frames`` samples or at ``max_duration_s`` of video. Afterwards
+    ``truncated`` says whether a cap skipped a sample that was due (the video went on), and
+    ``reached_end``/``end_s`` say whether the file was read to its end and how long it
+    lasted. A file that ends early (truncated download) yields the frames it has.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        every_s: float = 1.0,
+        max_frames: int = 300,
+        max_duration_s: float = 600.0,
+    ) -> None:
+        if not every_s > 0 or max_frames < 1:
+            raise ValueError("every_s must be > 0 and max_frames >= 1")
+        self.path = path
+        self.every_s = float(every_s)
+        self.max_frames = int(max_frames)
+        self.max_duration_s = float(max_duration_s)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.truncated = False
+        self.reached_end = False
+        self.frames_read = 0
+        self.last_frame_s: float | None = None
+        self.fps = 0.0
+
+    @property
+    def end_s(self) -> float | None:
+        """Length of the video as read (last frame's time plus one frame), once at its end."""
+        if not self.reached_end or self.last_frame_s is None:
+            return None
+        return round(self.last_frame_s + 1 / self.fps, 3)
+
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        import cv2
+
+        self._reset()
+        info = probe_video(self.path)
+        self.fps = info.fps
+        capture = _capture(self.path)
+        tolerance = 0.5 / info.fps
+        yielded = 0
+        next_sample = 0.0
+        try:
+            while True:
+                if not capture.grab():
+                    self.reached_end = True
+                    return
+                timestamp = self._timestamp(capture.get(cv2.CAP_PROP_POS_MSEC))
+                self.frames_read += 1
+                self.last_frame_s = timestamp
+                if timestamp + tolerance < next_sample:
+                    continue
+                if yielded >= self.max_frames or timestamp > self.max_duration_s:
+                    self.truncated = True
+                    return
+                ok, frame = capture.retrieve()
+                if not ok or frame is None:
+                    return  # undecodable tail: keep what was sampled
+                yield round(timestamp, 3), cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                yielded += 1
+                while next_sample <= timestamp + tolerance:
+                    next_sample += self.every_s
+        finally:
+            capture.release()
+
+    def _timestamp(self, pos_msec: float) -> float:
+        """The grabbed frame's time: its presentation time when that moves forward, else
+        one frame after the previous one."""
+        previous = self.last_frame_s
+        seconds = pos_msec / 1000.0
+        plausible = math.isfinite(seconds) and seconds >= 0
+        if previous is None:
+            return seconds if plausible else 0.0
+        if plausible and seconds > previous:
+            return seconds
+        return previous + 1 / self.fps
 
 
 def sample_frames(
@@ -65,36 +167,9 @@ def sample_frames(
     max_frames: int = 300,
     max_duration_s: float = 600.0,
 ) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield ``(timestamp_s, RGB uint8 frame)`` every ``every_s`` seconds, streaming.
-
-    Stops at ``max_frames`` samples or ``max_duration_s`` of video, whichever comes first.
-    A file that ends early (truncated) simply yields fewer frames.
-    """
-    import cv2
-
-    info = probe_video(path)
-    capture = _capture(path)
-    try:
-        index = 0
-        yielded = 0
-        next_sample = 0.0
-        tolerance = 0.5 / info.fps  # the frame nearest to each sample time is taken
-        while yielded < max_frames:
-            timestamp = index / info.fps
-            if timestamp > max_duration_s:
-                break
-            if not capture.grab():
-                break
-            if timestamp + tolerance >= next_sample:
-                ok, frame = capture.retrieve()
-                if not ok or frame is None:
-                    break
-                yield round(timestamp, 3), cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-                yielded += 1
-                next_sample += every_s
-            index += 1
-    finally:
-        capture.release()
+    """Yield ``(timestamp_s, RGB uint8 frame)`` every ``every_s`` seconds, streaming; see
+    :class:`FrameSampler` (use it directly to learn whether the caps truncated the video)."""
+    yield from FrameSampler(path, every_s, max_frames, max_duration_s)
 
 
 def iou(a: Sequence[float], b: Sequence[float]) -> float:

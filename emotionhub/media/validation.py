@@ -149,7 +149,9 @@ def _video_facts(upload, field: str) -> tuple[int | None, int | None, float | No
             "corrupt_video", f"{field}: the video cannot be decoded ({exc}).", status=400
         ) from None
     limit = settings.EMOTIONHUB_MAX_VIDEO_SECONDS
-    if info.duration_s > limit:
+    # A duration the container does not record (live-recorded WebM) stays unknown: finding
+    # it would mean decoding the whole upload here; the analyzer's caps bound the work.
+    if info.duration_s is not None and info.duration_s > limit:
         raise ApiError(
             "video_too_long",
             f"{field}: the video lasts {info.duration_s:.1f} s; the limit is {limit} s.",

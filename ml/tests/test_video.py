@@ -9,9 +9,10 @@ import pytest
 
 pytest.importorskip("cv2")
 
-from ml.tests.videos import photo, side_by_side, write_video
+from ml.tests.videos import photo, side_by_side, without_duration, write_video
 from ml.video import (
     FaceTracker,
+    FrameSampler,
     VideoDecodeError,
     build_timeline,
     probe_video,
@@ -22,9 +23,21 @@ from ml.video import (
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
 
-@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".webm"])
-def test_probe_and_sample_each_container(tmp_path: Path, suffix: str):
-    path = write_video(tmp_path / f"clip{suffix}", [(photo("obama.jpg"), 3.0)], fps=10)
+@pytest.mark.parametrize(
+    ("suffix", "fourcc"),
+    [
+        (".mp4", "mp4v"),
+        (".mp4", "avc1"),  # H.264: what phones and browsers write; skipped without encoder
+        (".mov", "avc1"),
+        (".mov", "mp4v"),
+        (".webm", "VP80"),
+        (".webm", "VP90"),
+    ],
+)
+def test_probe_and_sample_each_container(tmp_path: Path, suffix: str, fourcc: str):
+    path = write_video(
+        tmp_path / f"clip{suffix}", [(photo("obama.jpg"), 3.0)], fps=10, fourcc=fourcc
+    )
     info = probe_video(path)
     assert info.duration_s == pytest.approx(3.0, abs=0.15)
     assert (info.width, info.height) == (320, 240) and info.fps == pytest.approx(10)
@@ -43,6 +56,57 @@ def test_caps_on_frames_and_duration(tmp_path: Path):
     assert frames[0].shape == (240, 320, 3) and frames[0].dtype == np.uint8
 
 
+@pytest.mark.parametrize(
+    ("settings", "count", "truncated"),
+    [
+        ({"every_s": 1.0, "max_frames": 6}, 6, False),  # every due sample taken: not cut
+        ({"every_s": 1.0, "max_frames": 5}, 5, True),
+        ({"every_s": 1.0, "max_duration_s": 5.0}, 6, False),
+        ({"every_s": 1.0, "max_duration_s": 2.5}, 3, True),
+        ({"every_s": 2.0, "max_duration_s": 5.5}, 3, False),  # nothing due after 4 s in 6 s
+    ],
+)
+def test_sampler_says_whether_a_cap_cut_the_video(tmp_path: Path, settings, count, truncated):
+    path = write_video(tmp_path / "six.mp4", [(photo("coffee.jpg"), 6.0)], fps=10)
+    sampler = FrameSampler(path, **settings)
+    assert len(list(sampler)) == count
+    assert sampler.truncated is truncated and sampler.reached_end is not truncated
+    assert sampler.end_s == (None if truncated else pytest.approx(6.0))
+
+
+def test_video_without_recorded_duration(tmp_path: Path):
+    path = without_duration(write_video(tmp_path / "live.webm", [(photo("obama.jpg"), 3.0)]))
+    info = probe_video(path)
+    assert info.duration_s is None and info.frame_count == 0 and info.fps == pytest.approx(10)
+    sampler = FrameSampler(path, every_s=0.5)
+    assert [t for t, _ in sampler] == pytest.approx([0, 0.5, 1.0, 1.5, 2.0, 2.5])
+    assert sampler.reached_end and sampler.end_s == pytest.approx(3.0)
+
+
+def test_timestamps_follow_presentation_times_across_gaps(tmp_path: Path, monkeypatch):
+    """Variable frame rate footage: a 3 s jump in presentation times is sampled on the
+    period grid after the jump, not frame after frame to catch up."""
+    path = write_video(tmp_path / "gap.mp4", [(photo("obama.jpg"), 3.0)], fps=10)
+    real = FrameSampler._timestamp
+
+    def with_gap(self, pos_msec):
+        return real(self, pos_msec + 3000 if pos_msec >= 1000 else pos_msec)
+
+    monkeypatch.setattr(FrameSampler, "_timestamp", with_gap)
+    stamps = [t for t, _ in sample_frames(path, every_s=0.5)]
+    assert stamps == pytest.approx([0, 0.5, 4.0, 4.5, 5.0, 5.5])
+
+
+def test_timestamps_without_presentation_times_count_frames():
+    sampler = FrameSampler("unused.mp4")
+    sampler.fps = 10.0
+    stamps = []
+    for pos in (0.0, 0.0, float("nan"), -5.0, 400.0):
+        stamps.append(sampler._timestamp(pos))
+        sampler.last_frame_s = stamps[-1]
+    assert stamps == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+
+
 def test_corrupt_truncated_and_non_video_files(tmp_path: Path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 50)
@@ -58,8 +122,14 @@ def test_corrupt_truncated_and_non_video_files(tmp_path: Path):
     try:
         frames = list(sample_frames(truncated))
     except VideoDecodeError:
-        frames = []
+        frames = []  # mp4v writes its index at the end: a cut file does not open at all
     assert len(frames) < 4  # never more than what is really there, never a crash
+    # WebM is streamable: a cut download still yields the frames it holds.
+    good = write_video(tmp_path / "good.webm", [(photo("obama.jpg"), 4.0)], fps=10)
+    cut = tmp_path / "cut.webm"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    stamps = [t for t, _ in sample_frames(cut)]
+    assert 1 <= len(stamps) < 4 and stamps == sorted(stamps)
 
 
 def test_tracker_follows_two_faces_and_ends_lost_tracks():

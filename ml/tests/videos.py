@@ -37,19 +37,42 @@ def side_by_side(*names: str, size: tuple[int, int] = (480, 240)) -> np.ndarray:
     return np.concatenate([photo(n, (w // len(names), h)) for n in names], axis=1)
 
 
-def write_video(path: Path, segments: Sequence[tuple[np.ndarray, float]], fps: int = 10) -> Path:
+def write_video(
+    path: Path,
+    segments: Sequence[tuple[np.ndarray, float]],
+    fps: int = 10,
+    fourcc: str | None = None,
+) -> Path:
     """Write ``(RGB frame, seconds)`` segments; frames of a segment drift right by 1 px per
-    frame so faces move a little, as in real footage."""
-    import cv2
+    frame so faces move a little, as in real footage.
 
+    Skips the calling test when this OpenCV build has no encoder for ``fourcc`` (H.264 needs
+    an FFmpeg with libx264/openh264, which the pip wheels often lack).
+    """
+    import cv2
+    import pytest
+
+    fourcc = fourcc or FOURCC[path.suffix]
     height, width = segments[0][0].shape[:2]
-    writer = cv2.VideoWriter(
-        str(path), cv2.VideoWriter_fourcc(*FOURCC[path.suffix]), fps, (width, height)
-    )
-    assert writer.isOpened(), f"no encoder for {path.suffix}"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+    if not writer.isOpened():
+        writer.release()
+        pytest.skip(f"this OpenCV build has no {fourcc!r} encoder for {path.suffix} files")
     for frame, seconds in segments:
         for i in range(round(seconds * fps)):
             shifted = np.roll(frame, i, axis=1)
             writer.write(cv2.cvtColor(shifted, cv2.COLOR_RGB2BGR))
     writer.release()
+    return path
+
+
+def without_duration(path: Path) -> Path:
+    """Blank the Matroska/WebM Duration element (as in WebM recorded live by browsers'
+    MediaRecorder), keeping every other byte in place."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"\x44\x89")  # Duration: ID 0x4489, 1-byte size, float payload
+    assert at > 0, "no Duration element"
+    length = 3 + (data[at + 2] & 0x7F)
+    data[at : at + length] = bytes([0xEC, 0x80 | (length - 2)]) + bytes(length - 2)  # Void
+    path.write_bytes(bytes(data))
     return path

@@ -96,7 +96,10 @@ VIDEO_RESULT_SCHEMA = {
             ],
             "additionalProperties": False,
             "properties": {
-                "duration_s": {"type": "number"},
+                "duration_s": {
+                    "type": ["number", "null"],
+                    "description": "null when neither the container nor a full read tells",
+                },
                 "fps": {"type": "number"},
                 "width": {"type": "integer"},
                 "height": {"type": "integer"},
@@ -163,8 +166,6 @@ SETTINGS_SCHEMA = {
         "max_duration_s": {"type": "number", "exclusiveMinimum": 0, "default": 600},
     },
 }
-#: Sampled video frames detected and classified together.
-VIDEO_CHUNK_FRAMES = 16
 
 
 class FacialEmotionAnalyzer(Analyzer):
@@ -208,19 +209,32 @@ class FacialEmotionAnalyzer(Analyzer):
         return self._classifiers[name]
 
     def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
-        """Images of the batch are detected and classified together; each video streams
-        its sampled frames through the same models in chunks."""
+        """Images of the batch are detected and classified together, first, since they are
+        quick; then each video streams its sampled frames through the same models in
+        chunks. Micro-batching can put several videos (and images) in one batch, so after
+        every chunk the other jobs of the batch report progress too: their leases must
+        outlast the videos ahead of them."""
         from emotionhub_facial_emotion.video_analysis import analyze_video
 
         out: list[Result | AnalyzerError | None] = [None] * len(items)
         image_indices = [i for i, item in enumerate(items) if item.kind != "video"]
-        for index, item in enumerate(items):
-            if item.kind == "video":
-                out[index] = analyze_video(self, item)
         if image_indices:
             results = self._analyze_images([items[i] for i in image_indices])
             for index, result in zip(image_indices, results, strict=True):
                 out[index] = result
+
+        def keep_others_alive(current: int) -> None:
+            for index, other in enumerate(items):
+                if index != current:
+                    other.report_progress(0.0 if out[index] is None else 1.0)
+
+        for index, item in enumerate(items):
+            if item.kind != "video":
+                continue
+            try:
+                out[index] = analyze_video(self, item, lambda i=index: keep_others_alive(i))
+            except Exception as exc:  # one video's crash must not fail the batch's others
+                out[index] = AnalyzerError("analyzer_crashed", f"{type(exc).__name__}: {exc}")
         return out  # type: ignore[return-value]
 
     def _analyze_images(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:

@@ -1,12 +1,15 @@
 """Facial emotion over a video: sampled frames in chunks through the image models, faces
 tracked across frames, a per-second timeline and a summary per face track.
 
-Memory stays bounded by one chunk of frames whatever the video's length; progress is
-reported after every chunk, which also keeps the job's lease alive.
+Memory stays bounded by one chunk of frames (at most ``VIDEO_CHUNK_FRAMES`` frames and
+``VIDEO_CHUNK_PIXELS`` pixels, so 4K footage does not hold sixteen 25 MB frames) whatever
+the video's length; progress is reported after every chunk, which also keeps the job's
+lease alive.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,16 +20,27 @@ from emotionhub_facial_emotion.classifiers import CLASSES
 if TYPE_CHECKING:
     from emotionhub_facial_emotion.analyzer import FacialEmotionAnalyzer
 
+#: Sampled video frames detected and classified together.
+VIDEO_CHUNK_FRAMES = 16
+#: ... unless they hold more pixels than this (16 frames of 720p).
+VIDEO_CHUNK_PIXELS = VIDEO_CHUNK_FRAMES * 1280 * 720
 
-def analyze_video(analyzer: FacialEmotionAnalyzer, item: Item) -> Result | AnalyzerError:
-    from emotionhub_facial_emotion.analyzer import VIDEO_CHUNK_FRAMES, kept_faces, setting
+
+def analyze_video(
+    analyzer: FacialEmotionAnalyzer,
+    item: Item,
+    on_chunk: Callable[[], None] = lambda: None,
+) -> Result | AnalyzerError:
+    """Analyse one video item; ``on_chunk`` runs after every chunk (the analyzer uses it to
+    keep the leases of the batch's other jobs alive while this video runs)."""
+    from emotionhub_facial_emotion.analyzer import kept_faces, setting
     from ml.detection import align_face
     from ml.video import (
         FaceTracker,
+        FrameSampler,
         VideoDecodeError,
         build_timeline,
         probe_video,
-        sample_frames,
         summarise_tracks,
     )
 
@@ -42,14 +56,12 @@ def analyze_video(analyzer: FacialEmotionAnalyzer, item: Item) -> Result | Analy
     every = float(setting(item, "sample_every_s"))
     max_frames = int(setting(item, "max_frames"))
     max_duration = float(setting(item, "max_duration_s"))
-    span = min(info.duration_s, max_duration) if info.duration_s > 0 else max_duration
+    span = min(info.duration_s or max_duration, max_duration)
     expected = max(1, min(max_frames, int(span / every) + 1))
 
     tracker = FaceTracker()
     samples: list[tuple[float, list[np.ndarray]]] = []
     chunk: list[tuple[float, np.ndarray]] = []
-    analyzed = 0
-    last_timestamp = 0.0
 
     def flush() -> None:
         found = detector.detect([frame for _, frame in chunk])
@@ -66,39 +78,39 @@ def analyze_video(analyzer: FacialEmotionAnalyzer, item: Item) -> Result | Analy
             start += len(faces)
             tracker.update(timestamp, [face.box for face in faces], frame_probs)
             samples.append((timestamp, frame_probs))
-        item.report_progress(min(1.0, analyzed / expected))
         chunk.clear()
+        item.report_progress(min(1.0, len(samples) / expected))
+        on_chunk()
 
+    sampler = FrameSampler(item.path, every, max_frames, max_duration)
     try:
-        for timestamp, frame in sample_frames(item.path, every, max_frames, max_duration):
+        pixels = 0
+        for timestamp, frame in sampler:
             chunk.append((timestamp, frame))
-            analyzed += 1
-            last_timestamp = timestamp
-            if len(chunk) == VIDEO_CHUNK_FRAMES:
+            pixels += frame.shape[0] * frame.shape[1]
+            if len(chunk) == VIDEO_CHUNK_FRAMES or pixels >= VIDEO_CHUNK_PIXELS:
                 flush()
+                pixels = 0
         if chunk:
             flush()
     except VideoDecodeError as exc:
         return AnalyzerError("corrupt_video", str(exc), permanent=True)
-    if analyzed == 0:
+    if not samples:
         return AnalyzerError(
             "corrupt_video", f"{item.path.name}: no frame could be decoded", permanent=True
         )
     item.report_progress(1.0)
-    truncated = info.duration_s > max_duration or (
-        analyzed >= max_frames and last_timestamp + every < info.duration_s
-    )
     tracks = summarise_tracks(tracker.tracks(), CLASSES)
     return Result(
         {
             "video": {
-                "duration_s": info.duration_s,
+                "duration_s": info.duration_s if info.duration_s is not None else sampler.end_s,
                 "fps": info.fps,
                 "width": info.width,
                 "height": info.height,
-                "frames_analyzed": analyzed,
+                "frames_analyzed": len(samples),
                 "sample_every_s": every,
-                "truncated": bool(truncated),
+                "truncated": sampler.truncated,
             },
             "timeline": build_timeline(samples, CLASSES),
             "tracks": tracks,

@@ -13,7 +13,7 @@ from emotionhub_facial_emotion.analyzer import FacialEmotionAnalyzer
 
 from emotionhub.analyzers.contract import Item
 from emotionhub.analyzers.runner import run_batch
-from ml.tests.videos import photo, side_by_side, write_video
+from ml.tests.videos import EXAMPLES, photo, side_by_side, without_duration, write_video
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +82,77 @@ def test_corrupt_video_is_a_permanent_error_next_to_good_items(analyzer, tmp_pat
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 300)
     good = tmp_path / "astronaut.jpg"
-    good.write_bytes(
-        (Path(__file__).resolve().parents[3] / "docs/examples/astronaut.jpg").read_bytes()
-    )
+    good.write_bytes((EXAMPLES / "astronaut.jpg").read_bytes())
     image = Item(id="img", kind="image", mime="image/jpeg", path=good)
     bad_outcome, good_outcome = run_batch(analyzer, [video_item(bad), image])
     assert bad_outcome.error.code == "corrupt_video" and bad_outcome.error.permanent
     assert good_outcome.result.payload["face_count"] == 1
+
+
+def test_video_without_recorded_duration(analyzer, tmp_path):
+    path = without_duration(
+        write_video(tmp_path / "live.webm", [(photo("obama.jpg"), 2.0), (photo("coffee.jpg"), 1.0)])
+    )
+    progress: list[float] = []
+    (outcome,) = run_batch(analyzer, [video_item(path, progress)])
+    assert outcome.error is None, outcome.error
+    payload = outcome.result.payload
+    assert payload["video"]["duration_s"] == pytest.approx(3.0)  # measured by reading it
+    assert payload["video"]["truncated"] is False and payload["face_count"] == 1
+    assert [row["face_count"] for row in payload["timeline"]] == [1, 1, 0]
+    assert progress[-1] == 1.0
+
+
+def test_a_video_keeps_the_other_jobs_of_its_batch_alive(analyzer, tmp_path):
+    """Micro-batches mix videos and images; while one video runs, every other job of the
+    batch reports progress (which extends its lease) after each chunk."""
+    first = write_video(tmp_path / "first.mp4", [(photo("obama.jpg"), 4.0)])
+    second = write_video(tmp_path / "second.mp4", [(photo("coffee.jpg"), 1.0)])
+    calls: dict[str, list[float]] = {"first": [], "second": [], "image": []}
+    image = Item(
+        id="image",
+        kind="image",
+        mime="image/jpeg",
+        path=EXAMPLES / "astronaut.jpg",
+        report_progress=calls["image"].append,
+    )
+    outcomes = run_batch(
+        analyzer,
+        [
+            video_item(first, calls["first"], sample_every_s=0.2),  # 20 frames: 2 chunks
+            image,
+            video_item(second, calls["second"]),
+        ],
+    )
+    assert [o.error for o in outcomes] == [None, None, None]
+    assert outcomes[1].result.payload["face_count"] == 1
+    assert calls["image"] == [1.0] * 3  # done before the videos; kept alive after each chunk
+    assert calls["second"][:2] == [0.0, 0.0] and calls["second"][-1] == 1.0
+    assert calls["first"][-1] == 1.0 and 0 < calls["first"][0] < 1
+
+
+def test_a_crash_in_one_video_fails_only_that_video(analyzer, tmp_path, monkeypatch):
+    from emotionhub_facial_emotion import video_analysis
+
+    path = write_video(tmp_path / "clip.mp4", [(photo("obama.jpg"), 1.0)])
+    image = Item(id="image", kind="image", mime="image/jpeg", path=EXAMPLES / "astronaut.jpg")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(video_analysis, "analyze_video", boom)
+    crashed, fine = run_batch(analyzer, [video_item(path), image])
+    assert crashed.error.code == "analyzer_crashed" and not crashed.error.permanent
+    assert "out of memory" in crashed.error.message
+    assert fine.result.payload["face_count"] == 1
+
+
+def test_large_frames_make_smaller_chunks(analyzer, tmp_path, monkeypatch):
+    from emotionhub_facial_emotion import video_analysis
+
+    monkeypatch.setattr(video_analysis, "VIDEO_CHUNK_PIXELS", 3 * 320 * 240)
+    path = write_video(tmp_path / "clip.mp4", [(photo("obama.jpg"), 1.0)])
+    progress: list[float] = []
+    (outcome,) = run_batch(analyzer, [video_item(path, progress, sample_every_s=0.1)])
+    assert outcome.result.payload["video"]["frames_analyzed"] == 10
+    assert len(progress) == 4 + 1  # chunks of 3, 3, 3 and 1 frames, then done
