@@ -300,6 +300,26 @@ def test_video_upload_is_probed(alice, tmp_path, suffix, mime):
     assert "facial_emotion" in [job["analyzer"] for job in item["jobs"]]
 
 
+def test_video_probed_from_a_temporary_upload_file(alice, tmp_path, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # Django spools the upload to disk
+    response = alice.submit(files=[upload("clip.mp4", _clip(tmp_path, 2.0))])
+    assert response.status_code == 202, response.content
+    assert response.json()["items"][0]["duration_seconds"] == pytest.approx(2.0, abs=0.15)
+
+
+def test_video_without_recorded_duration_is_accepted_unmeasured(alice, tmp_path, settings):
+    """Browsers' live WebM has no duration; finding it would mean decoding the upload."""
+    pytest.importorskip("cv2")
+    from ml.tests.videos import photo, without_duration, write_video
+
+    settings.EMOTIONHUB_MAX_VIDEO_SECONDS = 1.0
+    clip = without_duration(write_video(tmp_path / "live.webm", [(photo("obama.jpg"), 2.0)]))
+    response = alice.submit(files=[upload("live.webm", clip.read_bytes())])
+    assert response.status_code == 202, response.content
+    (item,) = response.json()["items"]
+    assert item["kind"] == "video" and item["duration_seconds"] is None
+
+
 def test_too_long_video_is_refused_and_leaves_nothing(alice, tmp_path, settings):
     settings.EMOTIONHUB_MAX_VIDEO_SECONDS = 1.0
     before = row_counts()
