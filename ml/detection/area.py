@@ -30,9 +30,10 @@ def integral_image(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
     """
     h, w = rgb.shape[:2]
     exact32 = h * w <= _INT32_PIXELS
+    rgb = np.ascontiguousarray(rgb)
     if device.type == "cpu":
         return torch.from_numpy(cv2.integral(rgb, sdepth=cv2.CV_32S if exact32 else cv2.CV_64F))
-    pixels = torch.from_numpy(np.ascontiguousarray(rgb)).to(device)
+    pixels = torch.from_numpy(rgb).to(device)
     return cumsum_integral(pixels, torch.int32 if exact32 else torch.float64)
 
 
