@@ -9,6 +9,7 @@ lease alive.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 VIDEO_CHUNK_FRAMES = 16
 #: ... unless they hold more pixels than this (16 frames of 720p).
 VIDEO_CHUNK_PIXELS = VIDEO_CHUNK_FRAMES * 1280 * 720
+#: A face may go undetected this long (a turned head, a missed detection) and keep its
+#: track; counted in samples it would mean 80 ms at 25 samples/s but 20 s at one per 10 s.
+TRACK_PATIENCE_S = 1.0
 
 
 def analyze_video(
@@ -59,7 +63,7 @@ def analyze_video(
     span = min(info.duration_s or max_duration, max_duration)
     expected = max(1, min(max_frames, int(span / every) + 1))
 
-    tracker = FaceTracker()
+    tracker = FaceTracker(max_missed=max(2, math.ceil(TRACK_PATIENCE_S / every)))
     samples: list[tuple[float, list[np.ndarray]]] = []
     chunk: list[tuple[float, np.ndarray]] = []
 

@@ -59,6 +59,16 @@ def test_smiling_face_then_no_face(analyzer, tmp_path):
     assert progress and progress == sorted(progress) and progress[-1] == 1.0
 
 
+def test_a_short_gap_in_dense_sampling_keeps_the_track(analyzer, tmp_path):
+    face, empty = photo("obama.jpg"), photo("coffee.jpg")
+    path = write_video(tmp_path / "gap.mp4", [(face, 1.0), (empty, 0.4), (face, 1.0)])
+    (outcome,) = run_batch(analyzer, [video_item(path, sample_every_s=0.1)])
+    payload = outcome.result.payload
+    assert payload["video"]["frames_analyzed"] == 24
+    (track,) = payload["tracks"]  # four samples without a face are less than a second
+    assert track["frames"] == 20 and (track["first_s"], track["last_s"]) == (0.0, 2.3)
+
+
 def test_two_people_are_two_tracks(analyzer, tmp_path):
     path = write_video(tmp_path / "two.mov", [(side_by_side("obama.jpg", "obama2.jpg"), 2.0)])
     (outcome,) = run_batch(analyzer, [video_item(path, sample_every_s=0.5)])
