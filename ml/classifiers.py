@@ -109,11 +109,14 @@ class NetworkClassifier(FaceClassifier):
         super().__init__(name, path, temperature, meta)
         if tuple(network.classes) != FER_CLASSES:
             raise ValueError(f"{path}: classes {network.classes}, expected {FER_CLASSES}")
-        self.network = network
+        # Channels-last convolutions are 1.5-3x faster on CPU (oneDNN) and suit tensor
+        # cores on CUDA; outputs are unchanged to float rounding.
+        self.network = network.to(memory_format=torch.channels_last)
 
     @torch.no_grad()
     def logits(self, faces: np.ndarray, tta: bool = True) -> torch.Tensor:
-        return self.network.logits(self.network.preprocess(faces), tta=tta)
+        x = self.network.preprocess(faces).contiguous(memory_format=torch.channels_last)
+        return self.network.logits(x, tta=tta)
 
 
 class EnsembleClassifier(FaceClassifier):
