@@ -78,3 +78,16 @@ def test_raised_analyzer_error_applies_to_the_whole_batch():
 def test_returning_something_else_is_a_contract_violation():
     outcomes = run_batch(Scripted(lambda items: [{"score": 0.1}] * 3), ITEMS)
     assert codes(outcomes) == ["analyzer_contract_violation"] * 3
+
+
+def test_torch_threads_setting_limits_worker_threads(settings):
+    torch = pytest.importorskip("torch")
+    from emotionhub.analyzers import registry
+
+    before = torch.get_num_threads()
+    try:
+        settings.EMOTIONHUB_TORCH_THREADS = 1
+        registry._limit_torch_threads()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -107,9 +107,29 @@ _loaded: dict[str, tuple[Analyzer, str]] = {}
 _load_lock = threading.Lock()
 
 
+def _limit_torch_threads() -> None:
+    """Apply ``EMOTIONHUB_TORCH_THREADS`` (when set) before any model loads.
+
+    torch uses every core per process by default; several worker processes on one host
+    then oversubscribe the CPU, and spinning OpenMP threads make each of them many times
+    slower. Set it to cores / worker concurrency.
+    """
+    threads = getattr(settings, "EMOTIONHUB_TORCH_THREADS", 0)
+    if not threads:
+        return
+    try:
+        import torch
+    except ImportError:
+        return
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 def loaded_analyzer(name: str) -> tuple[Analyzer, str]:
     """The process-wide instance of ``name`` and its device, loading it on first use."""
     with _load_lock:
+        if not _loaded:
+            _limit_torch_threads()
         if name not in _loaded:
             cls = analyzer_class(name)
             instance = cls()

@@ -162,6 +162,9 @@ EMOTIONHUB_JOB_LEASE_SECONDS = env_int("EMOTIONHUB_JOB_LEASE_SECONDS", 600)
 # A queued job whose message has not been picked up for this long is enqueued again.
 EMOTIONHUB_QUEUED_REENQUEUE_SECONDS = env_int("EMOTIONHUB_QUEUED_REENQUEUE_SECONDS", 900)
 EMOTIONHUB_MAX_ATTEMPTS = env_int("EMOTIONHUB_MAX_ATTEMPTS", 4)
+# torch threads per worker process (0 = torch's default, every core): set to
+# cores / worker concurrency so worker processes do not oversubscribe the CPU.
+EMOTIONHUB_TORCH_THREADS = env_int("EMOTIONHUB_TORCH_THREADS", 0)
 # Fill an analyzer's batch with other queued jobs of the same analyzer (GPU throughput).
 EMOTIONHUB_MICRO_BATCH = env_bool("EMOTIONHUB_MICRO_BATCH", True)
 EMOTIONHUB_RETRY_BASE_SECONDS = env_float("EMOTIONHUB_RETRY_BASE_SECONDS", 10.0)
