@@ -2,6 +2,8 @@
 
 from collections.abc import Sequence
 
+import pytest
+
 from emotionhub.analyzers.contract import Analyzer, AnalyzerError, AnalyzerSpec, Item, Result
 from emotionhub.analyzers.runner import run_batch
 
