@@ -20,18 +20,6 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "examples"
 MODELS = available_models()
 
 
-@pytest.fixture(scope="module")
-def analyzer():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # fast and predictable on a shared 2-core machine
-    instance = FacialEmotionAnalyzer()
-    instance.load("cpu")
-    yield instance
-    torch.set_num_threads(threads)
-
-
 def item(name: str, path: Path | None = None, **settings) -> Item:
     return Item(
         id=name, kind="image", mime="image/jpeg", path=path or EXAMPLES / name, settings=settings

@@ -10,7 +10,6 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("cv2")
 
-from emotionhub_facial_emotion.analyzer import FacialEmotionAnalyzer
 from emotionhub_facial_emotion.classifiers import available_models
 
 from emotionhub.analyzers.contract import Item
@@ -18,18 +17,6 @@ from emotionhub.analyzers.runner import run_batch
 
 PHOTOS = Path(__file__).resolve().parents[3] / "tests" / "data" / "photos"
 PORTRAITS = sorted(p for p in PHOTOS.iterdir() if p.suffix in {".jpg", ".png"})
-
-
-@pytest.fixture(scope="module")
-def analyzer():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    instance = FacialEmotionAnalyzer()
-    instance.load("cpu")
-    yield instance
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("model", available_models())

@@ -9,23 +9,10 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("cv2")
 
-from emotionhub_facial_emotion.analyzer import FacialEmotionAnalyzer
 
 from emotionhub.analyzers.contract import Item
 from emotionhub.analyzers.runner import run_batch
 from ml.tests.videos import EXAMPLES, photo, side_by_side, without_duration, write_video
-
-
-@pytest.fixture(scope="module")
-def analyzer():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    instance = FacialEmotionAnalyzer()
-    instance.load("cpu")
-    yield instance
-    torch.set_num_threads(threads)
 
 
 def video_item(path: Path, progress: list | None = None, **settings) -> Item:
