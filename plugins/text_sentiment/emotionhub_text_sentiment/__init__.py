@@ -1,0 +1,1 @@
+"""EmotionHub text sentiment analyzer plugin (model code in ``ml.text``)."""
