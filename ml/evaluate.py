@@ -1,11 +1,17 @@
 """Evaluate a facial-expression checkpoint on a labelled folder or zip.
 
     python -m ml.evaluate fer --data PATH [--model NAME_OR_PATH] [--no-tta] --json
+    python -m ml.evaluate tweet-sentiment --text FILE --labels FILE [--model NAME] --json
 
 ``PATH`` is a zip or folder in the layout ``<class>/<image>.jpg`` with class folders named
 as in the model (``angry disgust fear happy neutral sad surprise`` for FER2013).
 ``--model`` is a shipped model name (``emotion_cnn``, ``mini_xception``, ``ensemble``; see
 :mod:`ml.classifiers`) or a checkpoint path (default: ``emotion_cnn``).
+
+Tweet sentiment: one example per line, labels 0 negative / 1 neutral / 2 positive;
+``--model`` is ``text_sentiment`` (the shipped model, default), ``vader`` (the lexicon
+baseline) or a checkpoint path. The JSON has ``macro_recall`` (TweetEval's metric),
+``accuracy``, ``macro_f1``, ``per_class`` and ``n``.
 
 Test-time augmentation: by default each face is scored as the mean of the logits of the
 image and its horizontal mirror (the network was trained with random flips, and faces are
@@ -119,18 +125,35 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--json", action="store_true", help="print one JSON object")
     f.add_argument("--device", default="cpu")
     f.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    t = sub.add_parser("tweet-sentiment", help="tweet sentiment (TweetEval format)")
+    t.add_argument("--text", required=True, type=Path, help="one text per line")
+    t.add_argument("--labels", required=True, type=Path, help="0/1/2 per line")
+    t.add_argument("--model", default="text_sentiment", help="text_sentiment, vader or a path")
+    t.add_argument("--json", action="store_true", help="print one JSON object")
+    t.add_argument("--device", default="cpu")
+    t.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        rep = evaluate_fer(args.data, args.model, tta=not args.no_tta, device=args.device)
+        if args.task == "fer":
+            rep = evaluate_fer(args.data, args.model, tta=not args.no_tta, device=args.device)
+        else:
+            from ml.text.evaluate import evaluate_tweet_sentiment
+
+            rep = evaluate_tweet_sentiment(args.text, args.labels, args.model, args.device)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(rep))
-    else:
+    elif args.task == "fer":
         _print_human(rep)
+    else:
+        print(
+            f"model {rep['model']}  n={rep['n']}  macro_recall {rep['macro_recall']:.4f}  "
+            f"accuracy {rep['accuracy']:.4f}  macro_f1 {rep['macro_f1']:.4f}"
+        )
     return 0
 
 
