@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_celery_beat",
     "emotionhub.accounts",
     "emotionhub.analyzers",
     "emotionhub.media",
@@ -149,6 +150,11 @@ else:
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
     }
 CELERY_BEAT_RECONCILE_SECONDS = env_float("EMOTIONHUB_RECONCILE_SECONDS", 30.0)
+# Schedules live in the database (django-celery-beat), so each social source's fetch
+# schedule is editable in the admin; the reconciler entry is synced into it at start-up.
+CELERY_BEAT_SCHEDULER = env_str(
+    "CELERY_BEAT_SCHEDULER", "django_celery_beat.schedulers:DatabaseScheduler"
+)
 
 # --- EmotionHub ---------------------------------------------------------------------------
 # Analyzer allow list: names of installed plugins (entry point group
@@ -183,6 +189,29 @@ EMOTIONHUB_WEBHOOK_MAX_ATTEMPTS = env_int("EMOTIONHUB_WEBHOOK_MAX_ATTEMPTS", 5)
 # Webhooks to private, loopback and link-local addresses are refused unless allowed here
 # (tests and single-machine setups deliver to localhost).
 EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE = env_bool("EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE", False)
+
+# --- Social ingestion (emotionhub/social) ---------------------------------------------------
+# Fetches (feeds, APIs, images) refuse private, loopback and link-local addresses, checked
+# after DNS resolution on every connection. Only tests open this, to reach local servers.
+EMOTIONHUB_FETCH_ALLOW_PRIVATE = env_bool("EMOTIONHUB_FETCH_ALLOW_PRIVATE", False)
+EMOTIONHUB_FETCH_ALLOWED_NETWORKS = env_list("EMOTIONHUB_FETCH_ALLOWED_NETWORKS", [])
+EMOTIONHUB_FETCH_TIMEOUT_SECONDS = env_float("EMOTIONHUB_FETCH_TIMEOUT_SECONDS", 15.0)
+EMOTIONHUB_FETCH_MAX_REDIRECTS = env_int("EMOTIONHUB_FETCH_MAX_REDIRECTS", 5)
+EMOTIONHUB_FETCH_MAX_BYTES = env_int("EMOTIONHUB_FETCH_MAX_BYTES", 5 * 1024 * 1024)
+EMOTIONHUB_SOCIAL_MAX_POSTS_PER_RUN = env_int("EMOTIONHUB_SOCIAL_MAX_POSTS_PER_RUN", 100)
+EMOTIONHUB_SOCIAL_MAX_MEDIA_PER_RUN = env_int("EMOTIONHUB_SOCIAL_MAX_MEDIA_PER_RUN", 50)
+EMOTIONHUB_SOCIAL_MAX_MEDIA_PER_POST = env_int("EMOTIONHUB_SOCIAL_MAX_MEDIA_PER_POST", 4)
+EMOTIONHUB_SOCIAL_DEFAULT_INTERVAL_SECONDS = env_int(
+    "EMOTIONHUB_SOCIAL_DEFAULT_INTERVAL_SECONDS", 900
+)
+EMOTIONHUB_SOCIAL_MIN_INTERVAL_SECONDS = env_int("EMOTIONHUB_SOCIAL_MIN_INTERVAL_SECONDS", 60)
+# Failed fetches back off exponentially from BASE up to MAX; Retry-After is capped by MAX.
+EMOTIONHUB_SOCIAL_BACKOFF_BASE_SECONDS = env_float("EMOTIONHUB_SOCIAL_BACKOFF_BASE_SECONDS", 60.0)
+EMOTIONHUB_SOCIAL_BACKOFF_MAX_SECONDS = env_float("EMOTIONHUB_SOCIAL_BACKOFF_MAX_SECONDS", 3600.0)
+EMOTIONHUB_SOCIAL_FETCH_LEASE_SECONDS = env_int("EMOTIONHUB_SOCIAL_FETCH_LEASE_SECONDS", 900)
+# Pushed posts: signed timestamps older or newer than this are refused.
+EMOTIONHUB_PUSH_TOLERANCE_SECONDS = env_int("EMOTIONHUB_PUSH_TOLERANCE_SECONDS", 300)
+EMOTIONHUB_PUSH_MAX_POSTS = env_int("EMOTIONHUB_PUSH_MAX_POSTS", 50)
 
 LOGGING = {
     "version": 1,
