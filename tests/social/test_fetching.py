@@ -27,7 +27,7 @@ from tests.social.conftest import Reply
         "192.168.1.1",
         "169.254.169.254",
         "100.64.0.1",
-        "0.0.0.0",
+        "0.0.0.0",  # noqa: S104
         "::1",
         "fe80::1",
         "fc00::1",
@@ -74,9 +74,9 @@ def test_redirect_to_a_private_address_is_refused(upstream):
         301, headers={"Location": "http://169.254.169.254/latest/meta-data/"}
     )
     with SafeClient() as client:
-        with pytest.raises(UnsafeUrl, match="127.0.0.2"):
+        with pytest.raises(UnsafeUrl, match=r"127\.0\.0\.2"):
             client.get(upstream.url + "/to-loopback")
-        with pytest.raises(UnsafeUrl, match="169.254.169.254"):
+        with pytest.raises(UnsafeUrl, match=r"169\.254\.169\.254"):
             client.get(upstream.url + "/to-metadata")
 
 
