@@ -23,6 +23,7 @@ EMOTIONHUB_ANALYZERS = [
     "slow",
     "text_length",
     "facial_emotion",
+    "text_sentiment",
 ]
 EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE = True
 EMOTIONHUB_RETRY_BASE_SECONDS = 0.2

@@ -55,8 +55,12 @@ def measure(weights: Path = DEFAULT_WEIGHTS) -> dict[str, Any]:
         ds = splits[name]
         logits, _ = model.logits([normalize(t).text for t in ds.texts])
         card["sentiment"][name] = {
-            "model": _short(classification_report(ds.labels, logits.argmax(1), D.SENTIMENT_CLASSES)),
-            "vader": _short(classification_report(ds.labels, vader_labels(ds.texts), D.SENTIMENT_CLASSES)),
+            "model": _short(
+                classification_report(ds.labels, logits.argmax(1), D.SENTIMENT_CLASSES)
+            ),
+            "vader": _short(
+                classification_report(ds.labels, vader_labels(ds.texts), D.SENTIMENT_CLASSES)
+            ),
         }
     for split in ("val", "test"):
         ds = D.tweeteval("emotion", split)
@@ -67,7 +71,10 @@ def measure(weights: Path = DEFAULT_WEIGHTS) -> dict[str, Any]:
 
 
 def _table(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    out = ["| model | split | n | macro-recall | accuracy | macro-F1 |", "|---|---|---|---|---|---|"]
+    out = [
+        "| model | split | n | macro-recall | accuracy | macro-F1 |",
+        "|---|---|---|---|---|---|",
+    ]
     for label, rep in rows:
         out.append(
             f"| {label} | {rep['n']} | {rep['macro_recall']:.4f} | {rep['accuracy']:.4f} "
@@ -109,7 +116,10 @@ def render(card: dict[str, Any]) -> str:
             [
                 ("`text_sentiment` | report (validation)", s["report"]["model"]),
                 ("VADER | report (validation)", s["report"]["vader"]),
-                ("`text_sentiment` | select (validation, used for selection)", s["select"]["model"]),
+                (
+                    "`text_sentiment` | select (validation, used for selection)",
+                    s["select"]["model"],
+                ),
                 ("VADER | select (validation)", s["select"]["vader"]),
             ]
         ),
@@ -146,7 +156,9 @@ def write(card: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ml.text.model_card", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m ml.text.model_card", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     p.add_argument("--threads", type=int, default=0)
     args = p.parse_args(argv)

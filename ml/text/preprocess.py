@@ -13,7 +13,8 @@ import re
 
 import emoji
 
-URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+# Trailing punctuation ("see www.x.org!") stays in the sentence, not in the URL.
+URL_RE = re.compile(r"(?:https?://|www\.)\S+?(?=[.,!?;:)\]]*(?:\s|$))", re.IGNORECASE)
 MENTION_RE = re.compile(r"(?<![\w@])@\w{1,30}")
 HASHTAG_RE = re.compile(r"(?<![\w#])#(\w+)")
 SPACE_RE = re.compile(r"\s+")

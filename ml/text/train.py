@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import random
 import sys
 import time
@@ -55,9 +54,9 @@ def log(msg: str) -> None:
 
 
 def tokenize(tokenizer: Any, texts: list[str]) -> list[list[int]]:
-    return tokenizer(
-        [normalize(t).text for t in texts], truncation=True, max_length=MAX_LENGTH
-    )["input_ids"]
+    return tokenizer([normalize(t).text for t in texts], truncation=True, max_length=MAX_LENGTH)[
+        "input_ids"
+    ]
 
 
 def batches(
@@ -185,7 +184,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             step += 1
         s_sel, _ = predict_logits(net, tok["select"], pad_id)
         _, e_val = predict_logits(net, emo_tok["val"], pad_id)
-        rep_sel = classification_report(tweets["select"].labels, s_sel.argmax(1), D.SENTIMENT_CLASSES)
+        rep_sel = classification_report(
+            tweets["select"].labels, s_sel.argmax(1), D.SENTIMENT_CLASSES
+        )
         rep_emo = classification_report(emo["val"].labels, e_val.argmax(1), D.EMOTION_CLASSES)
         rec = {
             "epoch": epoch + 1,

