@@ -141,39 +141,52 @@ class TextSentimentModel:
             path,
         )
 
-    def encode(self, texts: Sequence[str]) -> tuple[dict[str, torch.Tensor], list[int]]:
-        """Tokenise normalised texts; also returns each text's untruncated token count."""
-        full = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
-        batch = self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="pt",
-        )
-        return {k: v.to(self.device) for k, v in batch.items()}, [len(ids) for ids in full]
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Word-piece ids of normalised texts, untruncated (one fast tokenizer call)."""
+        if not texts:
+            return []
+        return self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+
+    def _truncate(self, ids: list[int]) -> list[int]:
+        if len(ids) <= self.max_length:
+            return ids
+        return [*ids[: self.max_length - 1], ids[-1]]  # keep the closing [SEP]
 
     @torch.no_grad()
-    def logits(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-        """Raw (uncalibrated) sentiment and emotion logits of already-normalised texts.
+    def logits_from_ids(
+        self, ids: Sequence[list[int]], batch_size: int = 64
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Raw (uncalibrated) sentiment and emotion logits for tokenised texts.
 
-        Texts are sorted by length before batching so each batch pads to similar lengths.
+        Texts are sorted by length before batching so each batch pads to similar lengths
+        (on CPU, padding is most of what a naive batch wastes).
         """
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        sent = np.zeros((len(texts), len(SENTIMENT_CLASSES)), dtype=np.float32)
-        emo = np.zeros((len(texts), len(EMOTION_CLASSES)), dtype=np.float32)
+        ids = [self._truncate(x) for x in ids]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        sent = np.zeros((len(ids), len(SENTIMENT_CLASSES)), dtype=np.float32)
+        emo = np.zeros((len(ids), len(EMOTION_CLASSES)), dtype=np.float32)
+        pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch, _ = self.encode([texts[i] for i in idx])
-            s, e = self.net(batch["input_ids"], batch["attention_mask"])
+            width = max(len(ids[i]) for i in idx)
+            input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+                mask[row, : len(ids[i])] = 1
+            s, e = self.net(input_ids.to(self.device), mask.to(self.device))
             sent[idx], emo[idx] = s.float().cpu().numpy(), e.float().cpu().numpy()
         return sent, emo
 
+    def logits(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Raw logits of already-normalised texts."""
+        return self.logits_from_ids(self.token_ids(texts), batch_size)
+
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[TextPrediction]:
         """Calibrated probabilities for raw social-media texts, in input order."""
-        normalized = [normalize(t).text for t in texts]
-        _, counts = self.encode(normalized) if normalized else ({}, [])
-        sent, emo = self.logits(normalized, batch_size)
+        ids = self.token_ids([normalize(t).text for t in texts])
+        counts = [len(x) for x in ids]
+        sent, emo = self.logits_from_ids(ids, batch_size)
         ps = F.softmax(torch.from_numpy(sent) / self.temperatures["sentiment"], 1).numpy()
         pe = F.softmax(torch.from_numpy(emo) / self.temperatures["emotion"], 1).numpy()
         return [
