@@ -1,0 +1,235 @@
+"""Turns incoming items into Post rows whose text and images are analysed as a submission.
+
+Each new post is written in one transaction: the Post row and, through
+:func:`emotionhub.jobs.submissions.create_submission` (the path every API upload takes),
+its Media and AnalysisJob rows; jobs are enqueued after commit. So the same analyzers run
+as for an upload: text analyzers on the post's text, image analyzers on each downloaded
+image with the text as caption. A post is either complete or absent.
+
+Duplicates are decided by the ``(source, external_id)`` unique constraint: a bulk look-up
+skips known ids before any image is downloaded, and a race with a parallel fetch or push
+ends in the constraint, counted as a duplicate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, transaction
+
+from emotionhub.accounts.models import Scope
+from emotionhub.accounts.principal import Principal
+from emotionhub.analyzers import registry
+from emotionhub.api.errors import ApiError
+from emotionhub.jobs.submissions import SubmissionRequest, create_submission
+from emotionhub.media.models import Media
+from emotionhub.social.connectors.base import IncomingPost
+from emotionhub.social.fetching import SafeClient
+from emotionhub.social.media import MediaRefused, download_image
+from emotionhub.social.models import Post, Source, SourceRun
+
+log = logging.getLogger(__name__)
+MAX_WARNINGS = 20
+
+
+@dataclasses.dataclass
+class IngestStats:
+    fetched: int = 0
+    new: int = 0
+    duplicate: int = 0
+    skipped: int = 0
+    media_stored: int = 0
+    media_skipped: int = 0
+    warnings: list[dict] = dataclasses.field(default_factory=list)
+    outcomes: list[tuple[str, str, str | None]] = dataclasses.field(default_factory=list)
+
+    def warn(self, **warning: str) -> None:
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append({k: str(v)[:500] for k, v in warning.items()})
+
+    def record(self, external_id: str, outcome: str, post_id: str | None = None) -> None:
+        self.outcomes.append((external_id, outcome, post_id))
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    posts: int
+    media: int
+    media_per_post: int
+
+    @classmethod
+    def for_source(cls, source: Source) -> Limits:
+        return cls(
+            posts=source.max_posts_per_run or settings.EMOTIONHUB_SOCIAL_MAX_POSTS_PER_RUN,
+            media=(
+                source.max_media_per_run
+                if source.max_media_per_run is not None
+                else settings.EMOTIONHUB_SOCIAL_MAX_MEDIA_PER_RUN
+            ),
+            media_per_post=settings.EMOTIONHUB_SOCIAL_MAX_MEDIA_PER_POST,
+        )
+
+
+def analyzers_by_kind(source: Source) -> dict[str, list[str]]:
+    """The source's analyzers that accept text and images; raises ``unknown_analyzer``."""
+    enabled = registry.enabled_names()
+    chosen = list(dict.fromkeys(source.analyzers)) or enabled
+    unknown = [name for name in chosen if name not in enabled]
+    if unknown:
+        raise ApiError(
+            "unknown_analyzer",
+            f"Unknown or disabled analyzers: {', '.join(unknown)}.",
+            details={"unknown": unknown, "available": enabled},
+        )
+    specs = {name: registry.get_spec(name) for name in chosen}
+    return {
+        kind: [name for name, spec in specs.items() if kind in spec.media_kinds]
+        for kind in ("text", "image")
+    }
+
+
+def normalise_external_id(value: str) -> str:
+    """Ids longer than the column are stored as their hash, which stays unique."""
+    value = str(value).strip()
+    if len(value) <= 255:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def clip_text(text: str) -> str:
+    """The text within the text-upload limit, cut on a character boundary."""
+    limit = settings.EMOTIONHUB_MAX_UPLOAD_BYTES["text"]
+    data = text.encode()
+    return text if len(data) <= limit else data[:limit].decode(errors="ignore")
+
+
+def ingest(
+    source: Source,
+    items: Sequence[IncomingPost],
+    *,
+    client: SafeClient,
+    limits: Limits,
+    run: SourceRun | None,
+    stats: IngestStats | None = None,
+) -> IngestStats:
+    """Store the new items among ``items`` (at most ``limits.posts``) and queue their jobs."""
+    stats = stats or IngestStats()
+    stats.fetched += len(items)
+    kinds = analyzers_by_kind(source)
+    unique: dict[str, IncomingPost] = {}
+    for item in items:
+        key = normalise_external_id(item.external_id)
+        if key in unique:
+            stats.duplicate += 1
+            stats.record(key, "duplicate")
+        else:
+            unique[key] = item
+    known = set(
+        Post.objects.filter(source=source, external_id__in=list(unique)).values_list(
+            "external_id", flat=True
+        )
+    )
+    media_budget = limits.media
+    for external_id, item in unique.items():
+        if external_id in known:
+            stats.duplicate += 1
+            stats.record(external_id, "duplicate")
+            continue
+        if stats.new >= limits.posts:
+            stats.skipped += 1
+            stats.record(external_id, "skipped")
+            continue
+        text = clip_text(item.text.strip())
+        uploads: list[SimpleUploadedFile] = []
+        refused: list[dict] = []
+        for url in item.image_urls[: limits.media_per_post]:
+            if not kinds["image"]:
+                refused.append(MediaRefused(url, "no_image_analyzer", "not analysed").as_dict())
+            elif media_budget <= 0:
+                refused.append(MediaRefused(url, "media_cap", "per-run media cap").as_dict())
+            else:
+                media_budget -= 1
+                try:
+                    uploads.append(download_image(client, url))
+                except MediaRefused as exc:
+                    refused.append(exc.as_dict())
+                    stats.warn(post=external_id, **exc.as_dict())
+        for url in item.image_urls[limits.media_per_post :]:
+            refused.append(MediaRefused(url, "media_cap", "per-post media cap").as_dict())
+        stats.media_skipped += len(refused)
+        if not text and not uploads:
+            stats.skipped += 1
+            stats.record(external_id, "skipped")
+            stats.warn(post=external_id, code="empty_post", message="no text and no usable image")
+            continue
+        try:
+            post = _create_post(source, external_id, item, text, uploads, refused, kinds, run)
+        except ApiError as exc:
+            # Refused by the submission path: leave the post out, keep the run going.
+            stats.skipped += 1
+            stats.record(external_id, "skipped")
+            stats.warn(post=external_id, code=exc.code, message=exc.message)
+            continue
+        if post is None:
+            stats.duplicate += 1
+            stats.record(external_id, "duplicate")
+        else:
+            stats.new += 1
+            stats.media_stored += len(uploads)
+            stats.record(external_id, "created", str(post.pk))
+    return stats
+
+
+def _create_post(
+    source: Source,
+    external_id: str,
+    item: IncomingPost,
+    text: str,
+    uploads: list[SimpleUploadedFile],
+    refused: list[dict],
+    kinds: dict[str, list[str]],
+    run: SourceRun | None,
+) -> Post | None:
+    """The new Post with its submission, or None when another writer stored it first.
+    Raises :class:`ApiError` (nothing written) when the submission path refuses it."""
+    analyzers = sorted(set(kinds["image"] if uploads else []) | set(kinds["text"] if text else []))
+    request = SubmissionRequest(
+        files=uploads,
+        texts=[text] if text and kinds["text"] else [],
+        analyzers=analyzers or None,
+        analyzer_settings={
+            name: options
+            for name, options in (source.analyzer_settings or {}).items()
+            if name in analyzers
+        },
+        caption=text,
+    )
+    try:
+        with transaction.atomic():
+            post = Post.objects.create(
+                tenant=source.tenant,
+                source=source,
+                external_id=external_id,
+                url=item.url[:1000] if item.url.startswith(("http://", "https://")) else "",
+                author=item.author[:255],
+                text=text,
+                posted_at=item.posted_at,
+                run=run,
+                skipped_media=refused,
+            )
+            if request.files or request.texts:
+                principal = Principal(source.tenant, frozenset({Scope.SUBMIT}))
+                submission, _ = create_submission(principal, request)
+                post.submission = submission
+                post.save(update_fields=["submission"])
+                Media.objects.filter(submission=submission).update(source_post=post)
+    except IntegrityError:
+        if Post.objects.filter(source=source, external_id=external_id).exists():
+            return None
+        raise
+    return post
