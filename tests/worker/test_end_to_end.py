@@ -135,6 +135,29 @@ def test_photo_to_facial_emotions_through_a_real_worker(start_worker):
     assert result["device"] == "cpu" and len(result["weights_sha256"]) == 64
 
 
+def test_posts_to_text_sentiment_through_a_real_worker(start_worker):
+    """Posts of one submission are scored as one batch by the transformers model in a
+    worker process; an empty post fails alone with a clear code, the others succeed."""
+    start_worker("texts")
+    alice = TenantClient("alice")
+    submitted = alice.submit(
+        texts=[
+            "Absolutely love the new store layout 😍 #happy",
+            "Third time my order arrived broken. Never again @user",
+            "Je déteste ce téléphone, il est vraiment nul et très lent",
+        ],
+        analyzers="text_sentiment",
+    )
+    assert submitted.status_code == 202, submitted.content
+    body = wait_submission_finished(alice, submitted.json()["id"], timeout=120)
+    assert body["status"] == "succeeded", body
+    payloads = [item["results"][0]["payload"] for item in body["items"]]
+    assert [p["label"] for p in payloads] == ["positive", "negative", None]
+    assert payloads[2]["language"]["code"] == "fr" and not payloads[2]["scored"]
+    results = AnalysisResult.objects.filter(analyzer="text_sentiment")
+    assert results.count() == 3 and set(results.values_list("batch_size", flat=True)) == {3}
+
+
 def test_worker_micro_batches_jobs_from_several_submissions(start_worker):
     """Jobs of separate submissions that wait in the queue run as one analyzer batch, and
     the messages that arrive later for the already-taken jobs change nothing."""
