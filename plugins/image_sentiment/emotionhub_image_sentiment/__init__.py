@@ -1,0 +1,1 @@
+"""EmotionHub image sentiment analyzer plugin: faces + OCR text + caption, fused."""
