@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from emotionhub.api import views
 from emotionhub.api.health import HealthView
+from emotionhub.social.api import views as social_views
 
 router = DefaultRouter()
 router.trailing_slash = "/?"  # accept both /jobs and /jobs/ without a redirect
@@ -12,10 +13,13 @@ router.register("media", views.MediaViewSet, basename="media")
 router.register("jobs", views.JobViewSet, basename="job")
 router.register("results", views.ResultViewSet, basename="result")
 router.register("analyzers", views.AnalyzerViewSet, basename="analyzer")
+router.register("sources", social_views.SourceViewSet, basename="source")
+router.register("posts", social_views.PostViewSet, basename="post")
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("sources/<uuid:pk>/push", social_views.PushView.as_view(), name="source-push"),
     path("", include(router.urls)),
 ]

@@ -1,16 +1,112 @@
-from django.contrib import admin
+"""Admin: sources with their runs and a link to the beat schedule (django-celery-beat's
+own PeriodicTask admin edits interval, crontab and enabled), and posts."""
 
-from emotionhub.social.models import Post, Source
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+
+from emotionhub.social import schedules
+from emotionhub.social.connectors import InvalidConfig, clean_config
+from emotionhub.social.models import Post, RunTrigger, Source, SourceRun
+
+
+class SourceRunInline(admin.TabularInline):
+    model = SourceRun
+    extra = 0
+    can_delete = False
+    ordering = ["-started_at"]
+    fields = [
+        "started_at",
+        "trigger",
+        "status",
+        "fetched",
+        "new",
+        "duplicate",
+        "skipped",
+        "media_stored",
+        "media_skipped",
+        "http_status",
+        "error_code",
+        "error_message",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("-started_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "tenant", "enabled", "created_at")
+    list_display = (
+        "name",
+        "kind",
+        "tenant",
+        "enabled",
+        "last_fetched_at",
+        "consecutive_failures",
+        "next_fetch_allowed_at",
+    )
     list_filter = ("kind", "enabled", "tenant")
+    search_fields = ("name",)
+    readonly_fields = (
+        "schedule_link",
+        "cursor",
+        "next_fetch_allowed_at",
+        "consecutive_failures",
+        "fetch_lease_until",
+        "last_fetched_at",
+        "created_at",
+    )
+    exclude = ("periodic_task",)
+    inlines = [SourceRunInline]
+    actions = ["fetch_now", "clear_backoff"]
+
+    @admin.display(description="schedule")
+    def schedule_link(self, source: Source) -> str:
+        task = source.periodic_task
+        if task is None:
+            return "—"
+        url = reverse("admin:django_celery_beat_periodictask_change", args=[task.pk])
+        return format_html('<a href="{}">{}</a> ({})', url, task.schedule, "edit")
+
+    def save_model(self, request, obj, form, change):
+        try:
+            obj.config = clean_config(obj.kind, obj.config)
+        except InvalidConfig as exc:
+            self.message_user(request, f"config is invalid: {exc}", messages.ERROR)
+        super().save_model(request, obj, form, change)
+        schedules.sync_schedule(obj)
+
+    @admin.action(description="Fetch now")
+    def fetch_now(self, request, queryset):
+        from emotionhub.social.tasks import fetch_source
+
+        for source in queryset:
+            fetch_source.apply_async(args=[str(source.pk), RunTrigger.MANUAL], queue="ingest")
+        self.message_user(request, f"{queryset.count()} fetches queued.")
+
+    @admin.action(description="Clear back-off (allow the next fetch now)")
+    def clear_backoff(self, request, queryset):
+        updated = queryset.update(next_fetch_allowed_at=None, consecutive_failures=0)
+        self.message_user(request, f"{updated} sources may fetch again.")
 
 
 @admin.register(Post)
 class PostAdmin(admin.ModelAdmin):
-    list_display = ("external_id", "source", "author", "posted_at")
+    list_display = ("external_id", "source", "author", "posted_at", "ingested_at")
     list_filter = ("source",)
     search_fields = ("text", "author", "external_id")
+    readonly_fields = ("submission", "run", "skipped_media", "ingested_at")
+
+
+@admin.register(SourceRun)
+class SourceRunAdmin(admin.ModelAdmin):
+    list_display = ("source", "trigger", "status", "started_at", "new", "duplicate", "error_code")
+    list_filter = ("status", "trigger", "error_code")
+    readonly_fields = [f.name for f in SourceRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,1 @@
+"""REST API of social ingestion: sources, their runs, posts, and the push endpoint."""

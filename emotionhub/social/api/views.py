@@ -1,0 +1,217 @@
+"""Sources (CRUD, fetch now, runs, secret rotation), posts, and the signed push endpoint."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from emotionhub.accounts.principal import principal_for
+from emotionhub.api.errors import ApiError
+from emotionhub.api.views import TenantScopedMixin
+from emotionhub.jobs.models import AnalysisJob, AnalysisResult
+from emotionhub.media.models import Media
+from emotionhub.social import push, schedules
+from emotionhub.social.api import serializers
+from emotionhub.social.models import (
+    Post,
+    RunTrigger,
+    Source,
+    SourceKind,
+    SourceRun,
+    new_push_secret,
+)
+
+
+class SourceFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=SourceKind.choices)
+
+    class Meta:
+        model = Source
+        fields = ["kind", "enabled"]
+
+
+class PostFilter(django_filters.FilterSet):
+    posted_after = django_filters.IsoDateTimeFilter(field_name="posted_at", lookup_expr="gte")
+    posted_before = django_filters.IsoDateTimeFilter(field_name="posted_at", lookup_expr="lt")
+    ingested_after = django_filters.IsoDateTimeFilter(field_name="ingested_at", lookup_expr="gte")
+
+    class Meta:
+        model = Post
+        fields = ["source", "author", "external_id"]
+
+
+def _reject_unknown_fields(request, serializer_class) -> None:
+    allowed = {name for name, field in serializer_class().fields.items() if not field.read_only}
+    unknown = sorted(set(request.data.keys()) - allowed)
+    if unknown:
+        raise ApiError(
+            "unknown_field",
+            f"Unknown or read-only fields: {', '.join(unknown)}. "
+            f"Allowed: {', '.join(sorted(allowed))}.",
+            status=400,
+        )
+
+
+class SourceViewSet(
+    TenantScopedMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Social sources of the tenant. Fetched kinds are scheduled by beat; webhook sources
+    receive signed pushes at ``push_url``."""
+
+    serializer_class = serializers.SourceSerializer
+    filterset_class = SourceFilter
+    ordering_fields = ["created_at", "name", "last_fetched_at"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return self.tenant_queryset(
+            Source.objects.select_related("periodic_task__interval", "periodic_task__crontab")
+        )
+
+    def create(self, request, *args, **kwargs):
+        _reject_unknown_fields(request, serializers.SourceSerializer)
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        interval = form.validated_data.pop("interval_seconds", None)
+        with transaction.atomic():
+            source = form.save(tenant=principal_for(request).tenant)
+            schedules.sync_schedule(source, interval)
+        body = self.get_serializer(self.get_queryset().get(pk=source.pk)).data
+        if source.kind == SourceKind.WEBHOOK:
+            body["push_secret"] = source.push_secret  # shown once, like an API key
+        return Response(
+            body,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/api/v1/sources/{source.pk}"},
+        )
+
+    def update(self, request, *args, **kwargs):
+        _reject_unknown_fields(request, serializers.SourceSerializer)
+        source = self.get_object()
+        form = self.get_serializer(source, data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        interval = form.validated_data.pop("interval_seconds", None)
+        with transaction.atomic():
+            source = form.save()
+            schedules.sync_schedule(source, interval)
+        return Response(self.get_serializer(self.get_queryset().get(pk=source.pk)).data)
+
+    @extend_schema(request=None, responses={202: serializers.SourceSerializer})
+    @action(detail=True, methods=["post"])
+    def fetch(self, request, pk=None):
+        """Queue a fetch now; refused while the source is backing off (429 or failures)."""
+        from emotionhub.social.tasks import fetch_source
+
+        source = self.get_object()
+        if source.kind == SourceKind.WEBHOOK:
+            raise ApiError("not_fetchable", "Webhook sources are pushed, not fetched.", status=409)
+        if not source.enabled:
+            raise ApiError("source_disabled", "This source is disabled.", status=409)
+        if source.next_fetch_allowed_at and source.next_fetch_allowed_at > timezone.now():
+            raise ApiError(
+                "source_backing_off",
+                "The source is backing off after a rate limit or failures.",
+                status=409,
+                details={"next_fetch_allowed_at": source.next_fetch_allowed_at.isoformat()},
+            )
+        fetch_source.apply_async(args=[str(source.pk), RunTrigger.MANUAL], queue="ingest")
+        return Response(self.get_serializer(source).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=serializers.SourceRunSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def runs(self, request, pk=None):
+        """The source's fetch and push runs, newest first."""
+        source = self.get_object()
+        page = self.paginate_queryset(SourceRun.objects.filter(source=source))
+        return self.get_paginated_response(serializers.SourceRunSerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses={200: serializers.SourceSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        """A new push secret (the old one stops working at once); shown only in this reply."""
+        source = self.get_object()
+        if source.kind != SourceKind.WEBHOOK:
+            raise ApiError("not_pushable", "Only webhook sources have a push secret.", status=409)
+        source.push_secret = new_push_secret()
+        source.save(update_fields=["push_secret"])
+        return Response({**self.get_serializer(source).data, "push_secret": source.push_secret})
+
+
+def _post_queryset():
+    return Post.objects.prefetch_related(
+        Prefetch(
+            "media",
+            queryset=Media.objects.order_by("created_at", "id").prefetch_related(
+                Prefetch("jobs", queryset=AnalysisJob.objects.order_by("analyzer")),
+                Prefetch("results", queryset=AnalysisResult.objects.order_by("analyzer")),
+            ),
+        )
+    )
+
+
+class PostViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
+    """Ingested posts; the detail gathers the post's media, jobs, results and a summary."""
+
+    filterset_class = PostFilter
+    ordering_fields = ["ingested_at", "posted_at"]
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return serializers.PostDetailSerializer
+        return serializers.PostSerializer
+
+    def get_queryset(self):
+        return self.tenant_queryset(_post_queryset())
+
+
+class PushView(APIView):
+    """POST posts to a webhook source; authenticated by the HMAC signature, not an API key."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes: list = []
+
+    @extend_schema(
+        request={"application/json": dict},
+        parameters=[
+            OpenApiParameter(push.TIMESTAMP_HEADER, str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter(push.NONCE_HEADER, str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter(push.SIGNATURE_HEADER, str, OpenApiParameter.HEADER, required=True),
+        ],
+        responses={201: serializers.PushResultSerializer, 200: serializers.PushResultSerializer},
+        auth=[],
+    )
+    def post(self, request, pk=None):
+        source = (
+            Source.objects.select_related("tenant").filter(pk=pk, kind=SourceKind.WEBHOOK).first()
+        )
+        if source is None:
+            raise ApiError("not_found", "No webhook source with this id.", status=404)
+        run, stats = push.receive(source, request.headers, request.body)
+        body = {
+            "run": run.pk,
+            "received": stats.fetched,
+            "created": stats.new,
+            "duplicates": stats.duplicate,
+            "skipped": stats.skipped,
+            "posts": [
+                {"id": external_id, "status": outcome, "post": post_id}
+                for external_id, outcome, post_id in stats.outcomes
+            ],
+        }
+        code = status.HTTP_201_CREATED if stats.new else status.HTTP_200_OK
+        return Response(serializers.PushResultSerializer(body).data, status=code)
