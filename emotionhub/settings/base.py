@@ -115,6 +115,16 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "emotionhub.jobs.models.JobStatus",
         "MediaKindEnum": "emotionhub.media.models.MediaKind",
+        "SourceRunStatusEnum": "emotionhub.social.models.RunStatus",
+        # Submissions and posts share the aggregate status.
+        "SubmissionStatusEnum": [
+            "queued",
+            "running",
+            "succeeded",
+            "partial",
+            "failed",
+            "cancelled",
+        ],
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
