@@ -1,11 +1,12 @@
 """A post's analysis at a glance: job statuses and one overall sentiment.
 
-The rule is deliberately simple. Results of ``image_sentiment`` (which already fuses each
-image with its caption) and ``text_sentiment`` (the post text) count as sentiment votes.
-A vote is a payload with ``label`` in negative/neutral/positive and optionally ``scores``
-(or ``probabilities``): {class: probability}; the same may sit under ``overall`` or
-``fused``. When any vote has scores, the overall scores are their mean and the label their
-argmax; otherwise the most frequent label wins (ties: text first). No vote, no sentiment.
+The rule is deliberately simple. Results of ``image_sentiment`` (one per image, already
+fusing faces, text in the image and the caption) and ``text_sentiment`` (the post text)
+are votes. Both report ``score``, a polarity in [-1, 1], and ``label``; a result with
+``scored: false`` (e.g. text in an unsupported language) does not vote, and a vote with a
+label but no score counts as -1, 0 or 1. The post's score is the mean of the votes, and
+its label follows image_sentiment's default rule: >= 0.2 positive, <= -0.2 negative,
+neutral between. No vote, no sentiment (``null``); every vote is listed in ``based_on``.
 """
 
 from __future__ import annotations
@@ -18,22 +19,26 @@ from emotionhub.api.serializers import submission_status
 from emotionhub.media.models import Media
 
 SENTIMENT_ANALYZERS = ("text_sentiment", "image_sentiment")
-CLASSES = ("negative", "neutral", "positive")
+LABEL_POLARITY = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
+LABEL_THRESHOLD = 0.2
 
 
-def _vote(payload: Any) -> tuple[str, dict[str, float] | None] | None:
-    if not isinstance(payload, Mapping):
+def _vote(payload: Any) -> float | None:
+    """The polarity a sentiment result votes for, or None when it does not vote."""
+    if not isinstance(payload, Mapping) or payload.get("scored") is False:
         return None
-    for nested in ("overall", "fused"):
-        if isinstance(payload.get(nested), Mapping) and "label" not in payload:
-            return _vote(payload[nested])
-    label = payload.get("label")
-    if label not in CLASSES:
-        return None
-    scores = payload.get("scores", payload.get("probabilities"))
-    if isinstance(scores, Mapping) and all(isinstance(scores.get(c), int | float) for c in CLASSES):
-        return label, {c: float(scores[c]) for c in CLASSES}
-    return label, None
+    score = payload.get("score")
+    if isinstance(score, int | float) and not isinstance(score, bool) and -1 <= score <= 1:
+        return float(score)
+    return LABEL_POLARITY.get(payload.get("label"))
+
+
+def label_of(score: float) -> str:
+    if score >= LABEL_THRESHOLD:
+        return "positive"
+    if score <= -LABEL_THRESHOLD:
+        return "negative"
+    return "neutral"
 
 
 def summarise(media: Iterable[Media]) -> dict[str, Any]:
@@ -49,8 +54,10 @@ def summarise(media: Iterable[Media]) -> dict[str, Any]:
         for result in item.results.all():
             analyzers.setdefault(result.analyzer, {"jobs": Counter(), "results": 0})
             analyzers[result.analyzer]["results"] += 1
-            if result.analyzer in SENTIMENT_ANALYZERS and (vote := _vote(result.payload)):
-                votes.append((result.analyzer, str(item.pk), *vote))
+            if result.analyzer in SENTIMENT_ANALYZERS:
+                polarity = _vote(result.payload)
+                if polarity is not None:
+                    votes.append((result.analyzer, str(item.pk), polarity))
     return {
         "status": submission_status([job.status for job in jobs]),
         "job_counts": dict(Counter(job.status for job in jobs)),
@@ -62,16 +69,15 @@ def summarise(media: Iterable[Media]) -> dict[str, Any]:
     }
 
 
-def _combine(votes: list[tuple[str, str, str, dict[str, float] | None]]) -> dict | None:
+def _combine(votes: list[tuple[str, str, float]]) -> dict | None:
     if not votes:
         return None
-    based_on = [{"analyzer": analyzer, "media": media} for analyzer, media, _, _ in votes]
-    scored = [scores for *_, scores in votes if scores]
-    if scored:
-        mean = {c: round(sum(s[c] for s in scored) / len(scored), 4) for c in CLASSES}
-        return {"label": max(CLASSES, key=mean.__getitem__), "scores": mean, "based_on": based_on}
-    order = sorted(votes, key=lambda v: SENTIMENT_ANALYZERS.index(v[0]))
-    counts = Counter(label for _, _, label, _ in order)
-    top = max(counts.values())
-    label = next(label for _, _, label, _ in order if counts[label] == top)
-    return {"label": label, "scores": None, "based_on": based_on}
+    score = round(sum(polarity for *_, polarity in votes) / len(votes), 4)
+    return {
+        "label": label_of(score),
+        "score": score,
+        "based_on": [
+            {"analyzer": analyzer, "media": media, "score": polarity}
+            for analyzer, media, polarity in votes
+        ],
+    }

@@ -47,22 +47,20 @@ def test_post_detail_gathers_media_jobs_and_results(alice, post):
     text = post.media.get(kind="text")
     AnalysisJob.objects.filter(media__source_post=post).update(status=JobStatus.SUCCEEDED)
     add_result(image, "example", {"width": 32, "height": 24, "mean_brightness": 150.0})
-    add_result(
-        text,
-        "text_sentiment",
-        {"label": "positive", "scores": {"negative": 0.1, "neutral": 0.2, "positive": 0.7}},
-    )
-    add_result(
-        image,
-        "image_sentiment",
-        {"label": "neutral", "scores": {"negative": 0.1, "neutral": 0.6, "positive": 0.3}},
-    )
+    # The shapes text_sentiment and image_sentiment report (label + polarity score).
+    add_result(text, "text_sentiment", {"scored": True, "label": "positive", "score": 0.6})
+    add_result(image, "image_sentiment", {"scored": True, "label": "neutral", "score": 0.1})
     body = alice.client.get(f"/api/v1/posts/{post.pk}").json()
     assert body["status"] == "succeeded"
     sentiment = body["summary"]["sentiment"]
-    assert sentiment["label"] == "positive"
-    assert sentiment["scores"] == {"negative": 0.1, "neutral": 0.4, "positive": 0.5}
-    assert {b["analyzer"] for b in sentiment["based_on"]} == {"text_sentiment", "image_sentiment"}
+    assert sentiment == {
+        "label": "positive",
+        "score": 0.35,
+        "based_on": [
+            {"analyzer": "image_sentiment", "media": str(image.pk), "score": 0.1},
+            {"analyzer": "text_sentiment", "media": str(text.pk), "score": 0.6},
+        ],
+    }
     media = {m["kind"]: m for m in body["media"]}
     assert {r["analyzer"] for r in media["image"]["results"]} == {"example", "image_sentiment"}
 
@@ -74,22 +72,13 @@ def test_post_list_filters_and_tenancy(alice, bob, post):
     assert bob.client.get(f"/api/v1/posts/{post.pk}").json()["error"]["code"] == "not_found"
 
 
-def test_summary_with_labels_only_and_nested_payloads(post):
+def test_summary_votes_unscored_results_and_labels_without_scores(post):
     text = post.media.get(kind="text")
     image = post.media.get(kind="image")
-    add_result(text, "text_sentiment", {"label": "negative"})
-    add_result(image, "image_sentiment", {"fused": {"label": "positive"}})
+    add_result(text, "text_sentiment", {"scored": False, "label": None, "score": None})
+    add_result(image, "example", {"label": "positive", "score": 1.0})  # not a sentiment vote
+    media = post.media.prefetch_related("jobs", "results")
+    assert summarise(media)["sentiment"] is None
+    add_result(image, "image_sentiment", {"label": "negative"})
     sentiment = summarise(post.media.prefetch_related("jobs", "results"))["sentiment"]
-    # One vote each, no scores: the tie goes to the text.
-    assert (
-        sentiment
-        == {
-            "label": "negative",
-            "scores": None,
-            "based_on": [
-                {"analyzer": "text_sentiment", "media": str(text.pk)},
-                {"analyzer": "image_sentiment", "media": str(image.pk)},
-            ],
-        }
-        or sentiment["label"] == "negative"
-    )
+    assert (sentiment["label"], sentiment["score"]) == ("negative", -1.0)
