@@ -79,9 +79,7 @@ class ImageSentimentAnalyzer(Analyzer):
             try:
                 images[i] = load_image(item.path)
             except (ImageDecodeError, OSError) as exc:
-                out[i] = AnalyzerError(
-                    "corrupt_image", f"cannot decode image: {exc}", permanent=True
-                )
+                out[i] = AnalyzerError("corrupt_image", str(exc), permanent=True)
 
         facial = self._facial_results({i: items[i] for i in images})
         for i, result in facial.items():

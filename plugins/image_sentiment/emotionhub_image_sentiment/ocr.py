@@ -54,7 +54,9 @@ def tesseract_version() -> str:
     try:
         version = str(pytesseract.get_tesseract_version())
         languages = pytesseract.get_languages(config="")
-    except (pytesseract.TesseractNotFoundError, OSError) as exc:
+    except (pytesseract.TesseractNotFoundError, OSError, SystemExit) as exc:
+        # pytesseract raises SystemExit for a version it cannot parse: never let that
+        # take a worker process down.
         raise OcrUnavailable(
             f"tesseract is not installed or not on PATH ({exc}); "
             "install it with: apt-get install -y tesseract-ocr"
