@@ -8,6 +8,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     HF_HUB_OFFLINE=1 DJANGO_SETTINGS_MODULE=emotionhub.settings.production
 
 WORKDIR /app
+# tesseract-ocr: the OCR binary of the image_sentiment analyzer (run by the workers).
+RUN apt-get update && apt-get install -y --no-install-recommends tesseract-ocr \
+    && rm -rf /var/lib/apt/lists/*
 RUN pip install "torch==${TORCH_VERSION}" ${TORCH_PIP_ARGS}
 COPY pyproject.toml README.md ./
 COPY emotionhub ./emotionhub

@@ -18,6 +18,12 @@ if ! command -v docker-compose >/dev/null && [ "$(id -u)" = 0 ]; then
     || { apt-get update -q >/dev/null && apt-get install -y -q docker-compose >/dev/null; } \
     || echo "warning: could not install docker-compose; the compose test will skip"
 fi
+# tesseract-ocr is the OCR binary that the image_sentiment analyzer runs.
+if ! command -v tesseract >/dev/null && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -q tesseract-ocr >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null && apt-get install -y -q tesseract-ocr >/dev/null; } \
+    || echo "warning: could not install tesseract-ocr; the image_sentiment tests will skip"
+fi
 
 export DJANGO_SETTINGS_MODULE=emotionhub.settings.test PYTHONPATH="$PWD/var/test-plugins"
 echo "== ruff"; ruff check . && ruff format --check .

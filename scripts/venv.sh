@@ -11,5 +11,5 @@ install_emotionhub() {
   # facenet-pytorch pins an old torch and torchvision: only its MTCNN code and weights
   # are used (ml/detection supplies the two torchvision ops it needs).
   pip install -q --no-deps "facenet-pytorch==2.6.0"
-  pip install -q -e ".$1" -e tests/dummy_analyzer -e plugins/facial_emotion -e plugins/text_sentiment
+  pip install -q -e ".$1" -e tests/dummy_analyzer -e plugins/facial_emotion -e plugins/text_sentiment -e plugins/image_sentiment
 }

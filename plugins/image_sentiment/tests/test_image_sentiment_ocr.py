@@ -48,7 +48,7 @@ def test_small_text_is_upscaled_and_read(text_image):
     assert "wonderful day" in read.text
 
 
-def test_lines_are_kept_in_reading_order(text_image, tmp_path):
+def test_lines_are_kept_in_reading_order():
     from PIL import ImageDraw, ImageFont
 
     image = Image.new("RGB", (700, 260), "white")
