@@ -1,13 +1,38 @@
 """Admin: sources with their runs and a link to the beat schedule (django-celery-beat's
 own PeriodicTask admin edits interval, crontab and enabled), and posts."""
 
-from django.contrib import admin, messages
+from django import forms
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
 from emotionhub.social import schedules
 from emotionhub.social.connectors import InvalidConfig, clean_config
 from emotionhub.social.models import Post, RunTrigger, Source, SourceRun
+
+
+class SourceForm(forms.ModelForm):
+    class Meta:
+        model = Source
+        fields = [
+            "tenant",
+            "kind",
+            "name",
+            "config",
+            "enabled",
+            "analyzers",
+            "analyzer_settings",
+            "max_posts_per_run",
+            "max_media_per_run",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            data["config"] = clean_config(data.get("kind"), data.get("config") or {})
+        except InvalidConfig as exc:
+            self.add_error("config", str(exc))
+        return data
 
 
 class SourceRunInline(admin.TabularInline):
@@ -60,7 +85,7 @@ class SourceAdmin(admin.ModelAdmin):
         "last_fetched_at",
         "created_at",
     )
-    exclude = ("periodic_task",)
+    form = SourceForm
     inlines = [SourceRunInline]
     actions = ["fetch_now", "clear_backoff"]
 
@@ -73,12 +98,8 @@ class SourceAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a> ({})', url, task.schedule, "edit")
 
     def save_model(self, request, obj, form, change):
-        try:
-            obj.config = clean_config(obj.kind, obj.config)
-        except InvalidConfig as exc:
-            self.message_user(request, f"config is invalid: {exc}", messages.ERROR)
         super().save_model(request, obj, form, change)
-        schedules.sync_schedule(obj)
+        schedules.sync_schedule(obj)  # creates the beat entry, follows `enabled`
 
     @admin.action(description="Fetch now")
     def fetch_now(self, request, queryset):

@@ -164,3 +164,28 @@ def test_sources_paginate_and_filter(alice):
     page = alice.client.get("/api/v1/sources", {"page_size": 2}).json()
     assert page["count"] == 4 and len(page["results"]) == 2 and page["next"]
     assert alice.client.get("/api/v1/sources", {"kind": "webhook"}).json()["count"] == 1
+
+
+def test_admin_validates_config_and_creates_the_schedule(admin_client, alice):
+    form = {
+        "tenant": str(alice.tenant.pk),
+        "kind": "reddit",
+        "name": "r/python",
+        "config": '{"subreddit": "not valid!"}',
+        "enabled": "on",
+        "analyzers": "[]",
+        "analyzer_settings": "{}",
+        "runs-TOTAL_FORMS": "0",
+        "runs-INITIAL_FORMS": "0",
+    }
+    refused = admin_client.post("/admin/social/source/add/", form)
+    assert refused.status_code == 200 and "subreddit" in refused.content.decode()
+    assert not Source.objects.exists()
+    form["config"] = '{"subreddit": "python"}'
+    created = admin_client.post("/admin/social/source/add/", form)
+    assert created.status_code == 302, created.content.decode()[:2000]
+    source = Source.objects.get()
+    assert source.config == {"subreddit": "python", "base_url": "https://www.reddit.com"}
+    assert source.periodic_task.interval.every == 900
+    page = admin_client.get(f"/admin/social/source/{source.pk}/change/").content.decode()
+    assert f"/admin/django_celery_beat/periodictask/{source.periodic_task.pk}/change/" in page

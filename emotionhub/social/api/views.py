@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import django_filters
 from django.db import transaction
 from django.db.models import Prefetch
@@ -28,6 +30,8 @@ from emotionhub.social.models import (
     SourceRun,
     new_push_secret,
 )
+
+log = logging.getLogger(__name__)
 
 
 class SourceFilter(django_filters.FilterSet):
@@ -128,7 +132,13 @@ class SourceViewSet(
                 status=409,
                 details={"next_fetch_allowed_at": source.next_fetch_allowed_at.isoformat()},
             )
-        fetch_source.apply_async(args=[str(source.pk), RunTrigger.MANUAL], queue="ingest")
+        try:
+            fetch_source.apply_async(args=[str(source.pk), RunTrigger.MANUAL], queue="ingest")
+        except Exception:
+            log.exception("could not queue a fetch of source %s", source.pk)
+            raise ApiError(
+                "broker_unavailable", "The task queue is unreachable; try again.", status=503
+            ) from None
         return Response(self.get_serializer(source).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=serializers.SourceRunSerializer(many=True))
