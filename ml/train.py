@@ -193,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="where decoded .npz copies of the zips are kept ('' = no cache)",
     )
     f.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    f.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="start from the weights of this model checkpoint (e.g. the shipped "
+        "ml/weights/fer_emotion_cnn.pt) with a fresh optimizer and schedule",
+    )
     f.add_argument("--epochs", type=int, default=30)
     f.add_argument("--batch-size", type=int, default=128)
     f.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd")
@@ -312,7 +319,12 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
     )
 
     cfg = _arch_from_args(args)
-    net = EmotionCNN(cfg).to(device).to(memory_format=torch.channels_last)
+    net = EmotionCNN(cfg)
+    if args.init_from and not args.resume:
+        init = torch.load(args.init_from, map_location="cpu", weights_only=True)
+        net.load_state_dict({k: v.float() for k, v in init["state_dict"].items()})
+        log(f"initialised from {args.init_from}")
+    net = net.to(device).to(memory_format=torch.channels_last)
     n_params = sum(p.numel() for p in net.parameters())
     log(
         f"model: {cfg} params {n_params / 1e6:.2f}M device {device} "
