@@ -48,7 +48,9 @@ def fetch_source(source_id: str, trigger: str = RunTrigger.SCHEDULE) -> SourceRu
     if not claim(source_id, now):
         log.info("source %s not fetched: disabled, backing off or already running", source_id)
         return None
-    source = Source.objects.select_related("tenant").get(pk=source_id)
+    source = Source.objects.select_related("tenant").filter(pk=source_id).first()
+    if source is None:  # deleted since the claim
+        return None
     # A run still "running" under an expired lease lost its worker.
     SourceRun.objects.filter(source=source, status=RunStatus.RUNNING).update(
         status=RunStatus.FAILED,

@@ -189,3 +189,14 @@ def test_admin_validates_config_and_creates_the_schedule(admin_client, alice):
     assert source.periodic_task.interval.every == 900
     page = admin_client.get(f"/admin/social/source/{source.pk}/change/").content.decode()
     assert f"/admin/django_celery_beat/periodictask/{source.periodic_task.pk}/change/" in page
+
+
+def test_changing_the_config_resets_the_cursor(alice):
+    source_id = create(alice).json()["id"]
+    Source.objects.filter(pk=source_id).update(cursor={"min_id": "123"})
+    same = {"instance": "https://mastodon.example", "hashtag": "cats"}
+    alice.client.patch(f"/api/v1/sources/{source_id}", {"config": same}, format="json")
+    assert Source.objects.get(pk=source_id).cursor == {"min_id": "123"}
+    other = {"instance": "https://mastodon.example", "hashtag": "dogs"}
+    response = alice.client.patch(f"/api/v1/sources/{source_id}", {"config": other}, format="json")
+    assert response.status_code == 200 and response.json()["cursor"] == {}

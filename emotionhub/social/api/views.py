@@ -109,8 +109,11 @@ class SourceViewSet(
         form = self.get_serializer(source, data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         interval = form.validated_data.pop("interval_seconds", None)
+        extra = {}
+        if "config" in form.validated_data and form.validated_data["config"] != source.config:
+            extra["cursor"] = {}  # the old cursor belongs to another feed or query
         with transaction.atomic():
-            source = form.save()
+            source = form.save(**extra)
             schedules.sync_schedule(source, interval)
         return Response(self.get_serializer(self.get_queryset().get(pk=source.pk)).data)
 
