@@ -21,17 +21,19 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "examples"
 LIMITS = {"min_confidence": 60, "timeout_s": 10, "max_pixels": 8_000_000}
 
 
-pytestmark = pytest.mark.usefixtures("tesseract")
+needs_tesseract = pytest.mark.usefixtures("tesseract")
 
 
 def rgb(path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
+@needs_tesseract
 def test_tesseract_version_is_reported():
     assert tesseract_version()[0].isdigit()
 
 
+@needs_tesseract
 def test_rendered_text_is_read(text_image):
     read = read_text(rgb(text_image("TERRIBLE SERVICE")), **LIMITS)
     assert read.status == "ok"
@@ -39,6 +41,7 @@ def test_rendered_text_is_read(text_image):
     assert read.word_count == 2 and read.confidence > 0.8
 
 
+@needs_tesseract
 def test_small_text_is_upscaled_and_read(text_image):
     path = text_image("what a wonderful day", size=12, width=180)
     image = rgb(path)
@@ -48,6 +51,7 @@ def test_small_text_is_upscaled_and_read(text_image):
     assert "wonderful day" in read.text
 
 
+@needs_tesseract
 def test_lines_are_kept_in_reading_order():
     from PIL import ImageDraw, ImageFont
 
@@ -60,12 +64,14 @@ def test_lines_are_kept_in_reading_order():
     assert read.text.splitlines() == ["FIRST LINE", "SECOND LINE"]
 
 
+@needs_tesseract
 @pytest.mark.parametrize("photo", ["coffee.jpg", "chelsea.jpg", "astronaut.jpg"])
 def test_photos_without_text_have_no_text(photo):
     read = read_text(rgb(EXAMPLES / photo), **LIMITS)
     assert (read.status, read.text, read.word_count, read.confidence) == ("no_text", "", 0, None)
 
 
+@needs_tesseract
 def test_timeout_is_reported_not_raised(text_image):
     image = rgb(text_image("TERRIBLE SERVICE " * 3, width=2400))
     read = read_text(image, min_confidence=60, timeout_s=0.001, max_pixels=8_000_000)
