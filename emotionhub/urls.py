@@ -6,6 +6,7 @@ from emotionhub.api.errors import json_not_found, json_server_error
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("emotionhub.api.urls")),
+    path("reporting/", include("emotionhub.reporting.urls")),
 ]
 
 

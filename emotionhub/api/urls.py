@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from emotionhub.api import views
 from emotionhub.api.health import HealthView
+from emotionhub.reporting.api import views as reporting_views
 from emotionhub.social.api import views as social_views
 
 router = DefaultRouter()
@@ -15,6 +16,7 @@ router.register("results", views.ResultViewSet, basename="result")
 router.register("analyzers", views.AnalyzerViewSet, basename="analyzer")
 router.register("sources", social_views.SourceViewSet, basename="source")
 router.register("posts", social_views.PostViewSet, basename="post")
+router.register("brands", reporting_views.BrandViewSet, basename="brand")
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),

@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "emotionhub.media",
     "emotionhub.jobs",
     "emotionhub.social",
+    "emotionhub.reporting",
+    "emotionhub.review",
     "emotionhub.api",
 ]
 
@@ -44,6 +46,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "emotionhub.urls"
+# Dashboards and the review queue sign in through the admin's login page.
+LOGIN_URL = "admin:login"
 WSGI_APPLICATION = "emotionhub.wsgi.application"
 
 TEMPLATES = [
@@ -165,6 +169,14 @@ CELERY_BEAT_RECONCILE_SECONDS = env_float("EMOTIONHUB_RECONCILE_SECONDS", 30.0)
 CELERY_BEAT_SCHEDULER = env_str(
     "CELERY_BEAT_SCHEDULER", "django_celery_beat.schedulers:DatabaseScheduler"
 )
+
+# Reporting facts and brand alerts are refreshed this often (emotionhub/reporting/tasks.py).
+CELERY_BEAT_SCHEDULE = {
+    "refresh reports and alerts": {
+        "task": "emotionhub.reporting.tasks.refresh_reports",
+        "schedule": env_float("EMOTIONHUB_REPORTING_SECONDS", 300.0),
+    }
+}
 
 # --- EmotionHub ---------------------------------------------------------------------------
 # Analyzer allow list: names of installed plugins (entry point group

@@ -1,0 +1,167 @@
+"""Pull the chartable numbers out of result payloads into ``ResultFact`` rows.
+
+Results are written by the workers with ``INSERT … ON CONFLICT DO NOTHING`` (no Django
+signals), so facts are filled by :func:`sync`: every dashboard request and the periodic
+reporting task call it, and it only looks at results newer than the newest fact minus a
+safety margin, so it costs an index probe when nothing is new. ``sync(full=True)`` (the
+``sync_report_facts`` command) backfills everything.
+
+The sentiment vote follows ``emotionhub.social.summary``: ``text_sentiment`` and
+``image_sentiment`` vote with ``score`` (or -1/0/1 from ``label``) unless ``scored`` is false.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from emotionhub.jobs.models import AnalysisResult
+from emotionhub.reporting.models import ResultFact
+from emotionhub.social.summary import LABEL_POLARITY, SENTIMENT_ANALYZERS
+
+FACE_ANALYZERS = ("facial_emotion",)
+# Longer than any transaction that writes a result: one committed later than this after
+# its created_at would be missed by the incremental sync (the full sync still finds it).
+SYNC_MARGIN = dt.timedelta(hours=1)
+BATCH = 2000
+
+
+def _number(value: Any, low: float, high: float) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high:
+        return float(value)
+    return None
+
+
+def polarity(payload: Mapping[str, Any]) -> float | None:
+    """A sentiment result's vote in [-1, 1], or None when it does not vote."""
+    if payload.get("scored") is False:
+        return None
+    score = _number(payload.get("score"), -1.0, 1.0)
+    return score if score is not None else LABEL_POLARITY.get(payload.get("label"))
+
+
+def _faces(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    faces = payload.get("faces") if "faces" in payload else payload.get("tracks")
+    return [f for f in faces or [] if isinstance(f, Mapping)]
+
+
+def dominant_label(faces: list[Mapping[str, Any]]) -> str:
+    """The label most faces share; ties go to the larger summed confidence."""
+    counts: Counter[str] = Counter()
+    weight: Counter[str] = Counter()
+    for face in faces:
+        label = face.get("label")
+        if isinstance(label, str):
+            counts[label] += 1
+            weight[label] += _number(face.get("confidence"), 0.0, 1.0) or 0.0
+    if not counts:
+        return ""
+    return max(counts, key=lambda label: (counts[label], weight[label], label))
+
+
+def extract(analyzer: str, payload: Any) -> dict[str, Any]:
+    """The fact columns of one payload; unknown shapes give an empty fact, never an error."""
+    fields: dict[str, Any] = {
+        "label": "",
+        "polarity": None,
+        "confidence": None,
+        "emotion": "",
+        "face_count": 0,
+        "disagreement": False,
+    }
+    if not isinstance(payload, Mapping):
+        return fields
+    if analyzer in FACE_ANALYZERS:
+        faces = _faces(payload)
+        label = dominant_label(faces)
+        confidences = [c for f in faces if (c := _number(f.get("confidence"), 0, 1)) is not None]
+        fields.update(
+            label=label,
+            emotion=label,
+            confidence=min(confidences) if confidences else None,
+            face_count=len(faces),
+        )
+        return fields
+    label = payload.get("label")
+    fields["label"] = label[:32] if isinstance(label, str) else ""
+    fields["confidence"] = _number(payload.get("confidence"), 0.0, 1.0)
+    if analyzer in SENTIMENT_ANALYZERS:
+        fields["polarity"] = polarity(payload)
+        emotion = payload.get("emotion_label")
+        fields["emotion"] = emotion[:32] if isinstance(emotion, str) else ""
+        fields["disagreement"] = payload.get("disagreement") is True
+        count = payload.get("face_count")
+        fields["face_count"] = count if isinstance(count, int) and count >= 0 else 0
+    return fields
+
+
+def fact_for(result: AnalysisResult) -> ResultFact:
+    """Needs ``media`` and ``media.source_post`` loaded (select_related)."""
+    media = result.media
+    post = media.source_post
+    occurred = (post.posted_at or post.ingested_at) if post else media.created_at
+    return ResultFact(
+        result_id=result.pk,
+        tenant_id=result.tenant_id,
+        media_id=media.pk,
+        post_id=post.pk if post else None,
+        source_id=post.source_id if post else None,
+        analyzer=result.analyzer,
+        model_version=result.model_version,
+        media_kind=media.kind,
+        occurred_at=occurred,
+        result_created_at=result.created_at,
+        **extract(result.analyzer, result.payload),
+    )
+
+
+def sync(*, full: bool = False) -> int:
+    """Create the missing facts and mark superseded ones; returns how many were created."""
+    pending = AnalysisResult.objects.filter(fact__isnull=True)
+    if not full:
+        newest = ResultFact.objects.aggregate(newest=Max("result_created_at"))["newest"]
+        if newest is not None:
+            pending = pending.filter(created_at__gte=newest - SYNC_MARGIN)
+    pending = pending.select_related("media", "media__source_post").order_by("created_at")
+    created = 0
+    while True:
+        batch = [fact_for(result) for result in pending[:BATCH]]
+        if not batch:
+            return created
+        with transaction.atomic():
+            ResultFact.objects.bulk_create(batch, ignore_conflicts=True)
+            _mark_superseded({(f.media_id, f.analyzer) for f in batch})
+        created += len(batch)
+        if len(batch) < BATCH:
+            return created
+
+
+def _mark_superseded(keys: set[tuple[Any, str]]) -> None:
+    """Only the newest result of a media and analyzer stays ``current``."""
+    media_ids = {media_id for media_id, _ in keys}
+    rows = (
+        ResultFact.objects.filter(media_id__in=media_ids)
+        .order_by("media_id", "analyzer", "-result_created_at", "-result_id")
+        .values_list("result_id", "media_id", "analyzer", "current")
+    )
+    seen: set[tuple[Any, str]] = set()
+    stale, fresh = [], []
+    for result_id, media_id, analyzer, current in rows:
+        key = (media_id, analyzer)
+        if key not in keys:
+            continue
+        newest = key not in seen
+        seen.add(key)
+        if newest and not current:
+            fresh.append(result_id)
+        elif not newest and current:
+            stale.append(result_id)
+    if stale:
+        ResultFact.objects.filter(result_id__in=stale).update(current=False)
+    if fresh:
+        ResultFact.objects.filter(result_id__in=fresh).update(current=True)

@@ -1,0 +1,210 @@
+"""The dashboard's aggregates, computed in the database over ``ResultFact``.
+
+One :class:`ReportFilters` (brand, date range, granularity, analyzer, media kind, source)
+scopes every chart, so the page, its CSV exports and the REST API always agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models.functions import TruncDay, TruncHour
+
+from emotionhub.reporting.models import Brand, ResultFact
+
+GRANULARITIES = ("day", "hour")
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
+MAX_BUCKETS = 24 * 62  # an hourly chart of two months at most
+TOP_POSTS = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportFilters:
+    brand: Brand
+    start: dt.date
+    end: dt.date  # inclusive
+    granularity: str = "day"
+    analyzer: str = ""
+    kind: str = ""
+    source_id: str = ""
+
+    @property
+    def start_at(self) -> dt.datetime:
+        return dt.datetime.combine(self.start, dt.time(), tzinfo=dt.UTC)
+
+    @property
+    def end_at(self) -> dt.datetime:
+        """Exclusive end: midnight after ``end``."""
+        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+    def buckets(self) -> list[dt.datetime]:
+        step = dt.timedelta(days=1) if self.granularity == "day" else dt.timedelta(hours=1)
+        out, at = [], self.start_at
+        while at < self.end_at:
+            out.append(at)
+            at += step
+        return out
+
+    def as_query(self) -> dict[str, str]:
+        """The filters as query-string values (CSV links, API examples)."""
+        query = {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "granularity": self.granularity,
+        }
+        for key in ("analyzer", "kind"):
+            if getattr(self, key):
+                query[key] = getattr(self, key)
+        if self.source_id:
+            query["source"] = str(self.source_id)
+        return query
+
+
+def brand_q(brand: Brand) -> Q:
+    """Facts that belong to a brand: from its sources, or mentioning one of its keywords."""
+    source_ids = list(brand.sources.values_list("pk", flat=True))
+    keywords = [k for k in brand.keywords if isinstance(k, str) and k.strip()]
+    if not source_ids and not keywords:
+        return Q()
+    match = Q(source_id__in=source_ids) if source_ids else Q(pk__in=[])
+    for keyword in keywords:
+        match |= Q(post__text__icontains=keyword.strip())
+        match |= Q(media__text__icontains=keyword.strip())
+    return match
+
+
+def scoped(filters: ReportFilters) -> QuerySet[ResultFact]:
+    queryset = ResultFact.objects.filter(
+        brand_q(filters.brand),
+        tenant_id=filters.brand.tenant_id,
+        current=True,
+        occurred_at__gte=filters.start_at,
+        occurred_at__lt=filters.end_at,
+    )
+    if filters.analyzer:
+        queryset = queryset.filter(analyzer=filters.analyzer)
+    if filters.kind:
+        queryset = queryset.filter(media_kind=filters.kind)
+    if filters.source_id:
+        queryset = queryset.filter(source_id=filters.source_id)
+    return queryset
+
+
+def _sentiment_aggregates() -> dict[str, Any]:
+    voted = Q(polarity__isnull=False)
+    return {
+        "volume": Count("media_id", distinct=True),
+        "votes": Count("polarity"),
+        "sentiment": Avg("polarity"),
+        **{label: Count("pk", filter=voted & Q(label=label)) for label in SENTIMENT_LABELS},
+    }
+
+
+def _row(values: dict[str, Any]) -> dict[str, Any]:
+    sentiment = values.get("sentiment")
+    return {
+        "volume": values.get("volume", 0),
+        "votes": values.get("votes", 0),
+        "sentiment": round(sentiment, 4) if sentiment is not None else None,
+        **{label: values.get(label, 0) for label in SENTIMENT_LABELS},
+    }
+
+
+def _trunc(filters: ReportFilters):
+    cls = TruncDay if filters.granularity == "day" else TruncHour
+    return cls("occurred_at", tzinfo=dt.UTC)
+
+
+def timeseries(filters: ReportFilters) -> list[dict[str, Any]]:
+    """Volume, mean polarity and label counts per bucket; empty buckets included."""
+    rows = (
+        scoped(filters)
+        .annotate(bucket=_trunc(filters))
+        .values("bucket")
+        .annotate(**_sentiment_aggregates())
+    )
+    by_bucket = {row["bucket"]: row for row in rows}
+    return [{"bucket": at, **_row(by_bucket.get(at, {}))} for at in filters.buckets()]
+
+
+def emotions(filters: ReportFilters) -> list[dict[str, Any]]:
+    """Results per dominant emotion per bucket (faces' expressions, text emotions)."""
+    rows = (
+        scoped(filters)
+        .exclude(emotion="")
+        .annotate(bucket=_trunc(filters))
+        .values("bucket", "emotion")
+        .annotate(count=Count("pk"))
+        .order_by("bucket", "emotion")
+    )
+    return [{"bucket": r["bucket"], "emotion": r["emotion"], "count": r["count"]} for r in rows]
+
+
+def by_source(filters: ReportFilters) -> list[dict[str, Any]]:
+    rows = (
+        scoped(filters)
+        .values("source_id", "source__name")
+        .annotate(**_sentiment_aggregates())
+        .order_by("source__name")
+    )
+    return [
+        {
+            "source": str(r["source_id"]) if r["source_id"] else None,
+            "source_name": r["source__name"] or "(direct submissions)",
+            **_row(r),
+        }
+        for r in rows
+    ]
+
+
+def by_kind(filters: ReportFilters) -> list[dict[str, Any]]:
+    rows = (
+        scoped(filters)
+        .values("media_kind")
+        .annotate(**_sentiment_aggregates())
+        .order_by("media_kind")
+    )
+    return [{"kind": r["media_kind"], **_row(r)} for r in rows]
+
+
+def top_posts(filters: ReportFilters, sign: int, limit: int = TOP_POSTS) -> list[dict[str, Any]]:
+    """The most positive (sign=1) or negative (sign=-1) items with a sentiment vote."""
+    order = "-polarity" if sign > 0 else "polarity"
+    queryset = scoped(filters)
+    queryset = queryset.filter(polarity__gt=0) if sign > 0 else queryset.filter(polarity__lt=0)
+    facts = queryset.select_related("media", "post").order_by(order, "-occurred_at", "pk")[:limit]
+    out = []
+    for fact in facts:
+        post, media = fact.post, fact.media
+        text = (post.text if post else "") or media.text
+        out.append(
+            {
+                "result": str(fact.result_id),
+                "media": str(media.pk),
+                "kind": fact.media_kind,
+                "analyzer": fact.analyzer,
+                "polarity": round(fact.polarity, 4),
+                "label": fact.label,
+                "occurred_at": fact.occurred_at,
+                "text": text[:280],
+                "url": post.url if post else "",
+                "source": str(fact.source_id) if fact.source_id else None,
+                "thumbnail": media.kind == "image",
+            }
+        )
+    return out
+
+
+def report(filters: ReportFilters) -> dict[str, Any]:
+    """Every chart of the dashboard for one set of filters."""
+    return {
+        "timeseries": timeseries(filters),
+        "emotions": emotions(filters),
+        "by_source": by_source(filters),
+        "by_kind": by_kind(filters),
+        "top_positive": top_posts(filters, 1),
+        "top_negative": top_posts(filters, -1),
+    }
