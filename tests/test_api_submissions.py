@@ -51,6 +51,7 @@ def test_default_analyzers_are_all_enabled_that_accept_the_kind(alice):
         "example",
         "facial_emotion",
         "flaky",
+        "image_sentiment",
         "slow",
     ]
 

@@ -56,6 +56,19 @@ def test_result_breaking_the_schema_is_a_permanent_invalid_result():
     assert outcomes[0].error.permanent and "score" in outcomes[0].error.message
 
 
+def test_model_version_longer_than_results_can_store_is_a_contract_violation():
+    def behave(items):
+        return [
+            Result({"score": 0.1}, model_version="v" * 101),
+            Result({"score": 0.2}),
+            Result({"score": 0.3}, model_version="v" * 100),
+        ]
+
+    outcomes = run_batch(Scripted(behave), ITEMS)
+    assert codes(outcomes) == ["analyzer_contract_violation", "ok", "ok"]
+    assert "101 characters" in outcomes[0].error.message and outcomes[0].error.permanent
+
+
 def test_wrong_number_of_outcomes_is_a_contract_violation():
     outcomes = run_batch(Scripted(lambda items: [Result({"score": 0})]), ITEMS)
     assert codes(outcomes) == ["analyzer_contract_violation"] * 3

@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Literal
 
 MEDIA_KINDS = frozenset({"image", "video", "text"})
 DEVICE_NEEDS = ("cpu", "gpu")
+#: Longest ``model_version`` a result can store (AnalysisResult.model_version).
+MODEL_VERSION_MAX = 100
 EMPTY_SETTINGS_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "properties": {},

@@ -12,7 +12,13 @@ from collections.abc import Sequence
 
 from jsonschema import Draft202012Validator
 
-from emotionhub.analyzers.contract import Analyzer, AnalyzerError, Item, Result
+from emotionhub.analyzers.contract import (
+    MODEL_VERSION_MAX,
+    Analyzer,
+    AnalyzerError,
+    Item,
+    Result,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +62,14 @@ def run_batch(analyzer: Analyzer, items: Sequence[Item]) -> list[Outcome]:
     for item, output in zip(items, outputs, strict=True):
         if isinstance(output, Result):
             problems = [_describe(e) for e in validator.iter_errors(dict(output.payload))]
-            if problems:
+            version = output.model_version or analyzer.spec.model_version
+            if len(version) > MODEL_VERSION_MAX:
+                output = AnalyzerError(
+                    "analyzer_contract_violation",
+                    f"model_version is {len(version)} characters (at most {MODEL_VERSION_MAX})",
+                    permanent=True,
+                )
+            elif problems:
                 output = AnalyzerError(
                     "invalid_result",
                     "result does not match the analyzer's schema: " + "; ".join(problems[:5]),

@@ -24,6 +24,7 @@ EMOTIONHUB_ANALYZERS = [
     "text_length",
     "facial_emotion",
     "text_sentiment",
+    "image_sentiment",
 ]
 EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE = True
 EMOTIONHUB_RETRY_BASE_SECONDS = 0.2

@@ -158,6 +158,37 @@ def test_posts_to_text_sentiment_through_a_real_worker(start_worker):
     assert results.count() == 3 and set(results.values_list("batch_size", flat=True)) == {3}
 
 
+def test_photo_with_caption_to_fused_image_sentiment_through_a_real_worker(start_worker):
+    """image_sentiment in a worker: a smiling face and a negative caption are fused into one
+    score, each component's contribution is reported and the disagreement is flagged."""
+    import shutil
+    from pathlib import Path
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    if not shutil.which("tesseract"):
+        pytest.skip("tesseract-ocr is not installed (scripts/test.sh installs it)")
+    photo = Path(__file__).resolve().parents[2] / "tests" / "data" / "photos" / "obama.jpg"
+    start_worker("fusion")
+    alice = TenantClient("alice")
+    submitted = alice.submit(
+        files=[SimpleUploadedFile("obama.jpg", photo.read_bytes())],
+        caption="Worst event ever, terrible organisation and rude staff",
+        analyzers="image_sentiment",
+    )
+    assert submitted.status_code == 202, submitted.content
+    body = wait_submission_finished(alice, submitted.json()["id"], timeout=180)
+    assert body["status"] == "succeeded", body
+    (result,) = body["items"][0]["results"]
+    payload = result["payload"]
+    components = {c["name"]: c for c in payload["components"]}
+    assert components["faces"]["label"] == "positive"
+    assert components["caption"]["label"] == "negative"
+    assert payload["disagreement"] is True
+    total = sum(c["contribution"] for c in payload["components"] if c["scored"])
+    assert total == pytest.approx(payload["score"], abs=1e-3)
+
+
 def test_worker_micro_batches_jobs_from_several_submissions(start_worker):
     """Jobs of separate submissions that wait in the queue run as one analyzer batch, and
     the messages that arrive later for the already-taken jobs change nothing."""

@@ -234,8 +234,10 @@ class ImageSentimentAnalyzer(Analyzer):
         face_sha = facial.weights_sha256 or ""
         return Result(
             payload,
-            model_version=f"{FUSION_VERSION}; faces {facial.model_version}; "
-            f"text {self.text_version}; ocr tesseract {self.tesseract}",
+            # Compact (results store at most MODEL_VERSION_MAX characters): every model that
+            # shaped the result, so new weights give a new result beside the old one.
+            model_version=f"{FUSION_VERSION}|{facial.model_version}|text:{self.text_sha256[:12]}"
+            f"|tesseract {self.tesseract}",
             weights_sha256=hashlib.sha256(f"{face_sha}\n{self.text_sha256}".encode()).hexdigest(),
         )
 

@@ -13,7 +13,7 @@ from emotionhub_image_sentiment.analyzer import ImageSentimentAnalyzer
 from emotionhub_image_sentiment.schema import RESULT_SCHEMA, SETTINGS_SCHEMA
 
 from emotionhub.analyzers import registry
-from emotionhub.analyzers.contract import AnalyzerError, Item
+from emotionhub.analyzers.contract import MODEL_VERSION_MAX, AnalyzerError, Item
 from emotionhub.analyzers.runner import run_batch, validate_settings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -213,8 +213,9 @@ def test_mixed_batch_keeps_order_and_scores_all_texts_in_one_model_call(
 def test_result_names_every_model_it_used(analyzer):
     (outcome,) = run_batch(analyzer, [item(SMILE, POSITIVE_CAPTION)])
     version = outcome.result.model_version
-    assert version.startswith("fusion/1; faces mini_xception:")
-    assert "text minilm-lora-tweet/1:" in version and "ocr tesseract " in version
+    assert version.startswith("fusion/1|mini_xception:")
+    assert "|text:" in version and "|tesseract " in version
+    assert len(version) <= MODEL_VERSION_MAX  # what AnalysisResult.model_version holds
     assert len(outcome.result.weights_sha256) == 64
 
 
