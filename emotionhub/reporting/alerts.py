@@ -58,7 +58,7 @@ def windows(brand: Brand, end: dt.datetime) -> list[Window]:
         aggregates[f"n{i}"] = Count("polarity", filter=within)
         aggregates[f"s{i}"] = Avg("polarity", filter=within)
     row = ResultFact.objects.filter(
-        brand_q(brand),
+        brand_q(brand, starts[-1], end),
         tenant_id=brand.tenant_id,
         current=True,
         occurred_at__gte=starts[-1],

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from typing import Any
 
 from django.db.models import Avg, Count, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
 
+from emotionhub.media.models import Media
 from emotionhub.reporting.models import Brand, ResultFact
+from emotionhub.social.models import Post
 
 GRANULARITIES = ("day", "hour")
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
@@ -40,6 +43,11 @@ class ReportFilters:
         """Exclusive end: midnight after ``end``."""
         return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
+    @functools.cached_property
+    def brand_match(self) -> Q:
+        """Computed once per filters object, shared by every chart query."""
+        return brand_q(self.brand, self.start_at, self.end_at)
+
     def buckets(self) -> list[dt.datetime]:
         step = dt.timedelta(days=1) if self.granularity == "day" else dt.timedelta(hours=1)
         out, at = [], self.start_at
@@ -63,22 +71,42 @@ class ReportFilters:
         return query
 
 
-def brand_q(brand: Brand) -> Q:
-    """Facts that belong to a brand: from its sources, or mentioning one of its keywords."""
+def brand_q(brand: Brand, start_at: dt.datetime, end_at: dt.datetime) -> Q:
+    """Facts that belong to a brand: from its sources, or mentioning one of its keywords.
+
+    Keyword matches are looked up once (posts of the range, then direct text submissions)
+    and become id lists, so the chart queries never join post or media text.
+    """
     source_ids = list(brand.sources.values_list("pk", flat=True))
-    keywords = [k for k in brand.keywords if isinstance(k, str) and k.strip()]
+    keywords = [k.strip() for k in brand.keywords if isinstance(k, str) and k.strip()]
     if not source_ids and not keywords:
         return Q()
     match = Q(source_id__in=source_ids) if source_ids else Q(pk__in=[])
-    for keyword in keywords:
-        match |= Q(post__text__icontains=keyword.strip())
-        match |= Q(media__text__icontains=keyword.strip())
+    if keywords:
+        mentions = Q()
+        for keyword in keywords:
+            mentions |= Q(text__icontains=keyword)
+        in_range = Q(posted_at__gte=start_at, posted_at__lt=end_at) | Q(
+            posted_at__isnull=True, ingested_at__gte=start_at, ingested_at__lt=end_at
+        )
+        posts = Post.objects.filter(mentions, in_range, tenant_id=brand.tenant_id)
+        if source_ids:
+            posts = posts.exclude(source_id__in=source_ids)
+        direct = Media.objects.filter(
+            mentions,
+            tenant_id=brand.tenant_id,
+            source_post__isnull=True,
+            created_at__gte=start_at,
+            created_at__lt=end_at,
+        )
+        match |= Q(post_id__in=list(posts.values_list("pk", flat=True)))
+        match |= Q(media_id__in=list(direct.values_list("pk", flat=True)))
     return match
 
 
 def scoped(filters: ReportFilters) -> QuerySet[ResultFact]:
     queryset = ResultFact.objects.filter(
-        brand_q(filters.brand),
+        filters.brand_match,
         tenant_id=filters.brand.tenant_id,
         current=True,
         occurred_at__gte=filters.start_at,
