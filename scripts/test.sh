@@ -25,6 +25,13 @@ if ! command -v tesseract >/dev/null && [ "$(id -u)" = 0 ]; then
     || echo "warning: could not install tesseract-ocr; the image_sentiment tests will skip"
 fi
 
+# Headless Chromium for the browser tests (driven by Playwright; never `playwright install`).
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; } \
+    || echo "warning: could not install chromium; the browser tests will skip"
+fi
+
 export DJANGO_SETTINGS_MODULE=emotionhub.settings.test PYTHONPATH="$PWD/var/test-plugins"
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== django checks"
