@@ -154,6 +154,21 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         rng.shuffle(out)
         return out
 
+    if args.finish_from:
+        saved = torch.load(args.finish_from, map_location="cpu", weights_only=True)
+        net.load_state_dict(saved["state"])
+        return finish(
+            args,
+            net,
+            tokenizer,
+            pad_id,
+            tweets,
+            tok,
+            emo,
+            emo_tok,
+            saved["history"],
+            saved["epoch"],
+        )
     steps_per_epoch = len(epoch_batches())
     total = steps_per_epoch * args.epochs
     warmup = max(1, int(0.06 * total))
@@ -202,6 +217,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         log(json.dumps(rec) + ("  *best*" if improved else ""))
         if improved:
             best = {"score": score, "epoch": epoch + 1, "state": copy.deepcopy(net.state_dict())}
+            # A killed run can still be finished from the best epoch: --finish-from.
+            torch.save(
+                {"epoch": epoch + 1, "state": best["state"], "history": history},
+                Path(args.out).with_suffix(".best-state.pt"),
+            )
     net.load_state_dict(best["state"])
     return finish(args, net, tokenizer, pad_id, tweets, tok, emo, emo_tok, history, best["epoch"])
 
@@ -268,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--polarity-weight", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--finish-from",
+        type=Path,
+        default=None,
+        help="skip training: calibrate, score and write OUT from a .best-state.pt",
+    )
     return p
 
 
