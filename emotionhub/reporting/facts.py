@@ -1,10 +1,10 @@
 """Pull the chartable numbers out of result payloads into ``ResultFact`` rows.
 
 Results are written by the workers with ``INSERT … ON CONFLICT DO NOTHING`` (no Django
-signals), so facts are filled by :func:`sync`: every dashboard request and the periodic
-reporting task call it, and it only looks at results newer than the newest fact minus a
-safety margin, so it costs an index probe when nothing is new. ``sync(full=True)`` (the
-``sync_report_facts`` command) backfills everything.
+signals), so facts are filled by :func:`sync`: every dashboard request calls it for results
+newer than the newest fact (an index probe when nothing is new), and the periodic reporting
+task also looks back a safety margin for results whose transaction committed late.
+``sync(full=True)`` (the ``sync_report_facts`` command) backfills everything.
 
 The sentiment vote follows ``emotionhub.social.summary``: ``text_sentiment`` and
 ``image_sentiment`` vote with ``score`` (or -1/0/1 from ``label``) unless ``scored`` is false.
@@ -120,13 +120,20 @@ def fact_for(result: AnalysisResult) -> ResultFact:
     )
 
 
-def sync(*, full: bool = False) -> int:
-    """Create the missing facts and mark superseded ones; returns how many were created."""
+def sync(*, full: bool = False, margin: dt.timedelta = SYNC_MARGIN) -> int:
+    """Create the missing facts and mark superseded ones; returns how many were created.
+
+    Requests pass ``margin=0``: only results newer than the newest fact, an index probe
+    when there are none. The periodic task keeps the margin for late commits.
+    """
     pending = AnalysisResult.objects.filter(fact__isnull=True)
     if not full:
         newest = ResultFact.objects.aggregate(newest=Max("result_created_at"))["newest"]
         if newest is not None:
-            pending = pending.filter(created_at__gte=newest - SYNC_MARGIN)
+            newer = AnalysisResult.objects.filter(created_at__gt=newest)
+            if margin == dt.timedelta(0) and not newer.exists():
+                return 0
+            pending = pending.filter(created_at__gte=newest - margin)
     pending = pending.select_related("media", "media__source_post").order_by("created_at")
     created = 0
     while True:
@@ -165,3 +172,8 @@ def _mark_superseded(keys: set[tuple[Any, str]]) -> None:
         ResultFact.objects.filter(result_id__in=stale).update(current=False)
     if fresh:
         ResultFact.objects.filter(result_id__in=fresh).update(current=True)
+
+
+def sync_for_request() -> int:
+    """What a dashboard or API request calls before reading facts."""
+    return sync(margin=dt.timedelta(0))

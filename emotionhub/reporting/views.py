@@ -48,7 +48,7 @@ def _alerts_end(filters: queries.ReportFilters) -> dt.datetime:
 @login_required
 def dashboard(request: HttpRequest, pk) -> HttpResponse:
     brand = _brand(request, pk)
-    facts.sync()
+    facts.sync_for_request()
     error = None
     try:
         filters = parse(brand, request.GET)
@@ -101,7 +101,7 @@ def chart_csv(request: HttpRequest, pk, chart: str) -> HttpResponse:
     brand = _brand(request, pk)
     if chart not in csv_export.CHARTS:
         raise Http404("No such chart.")
-    facts.sync()
+    facts.sync_for_request()
     try:
         filters = parse(brand, request.GET)
     except FilterError as exc:

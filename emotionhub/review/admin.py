@@ -201,7 +201,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
 
     # ---- pages ------------------------------------------------------------------------
     def changelist_view(self, request, extra_context=None):
-        facts.sync()  # the filters read the fact table
+        facts.sync_for_request()  # the filters read the fact table
         return super().changelist_view(request, extra_context)
 
     def get_urls(self):

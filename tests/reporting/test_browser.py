@@ -122,9 +122,9 @@ def test_dashboard_filter_changes_the_chart(page, live_server, tenant_a):
     page.wait_for_function("window.dashboardCharts && window.dashboardCharts['chart-timeseries']")
 
     def today(dataset: int):
+        chart = "window.dashboardCharts['chart-timeseries']"
         return page.evaluate(
-            f"() => {{ const d = window.dashboardCharts['chart-timeseries'].data.datasets[{dataset}].data;"
-            " return d[d.length - 1]; }"
+            f"() => {{ const d = {chart}.data.datasets[{dataset}].data; return d[d.length - 1]; }}"
         )
 
     assert today(1) == 4  # volume: four items today

@@ -103,7 +103,7 @@ class BrandViewSet(
         """Every dashboard chart for the filters, and the alerts of the range's last day."""
         brand = self.get_object()
         filters = _filters(brand, request)
-        facts.sync()
+        facts.sync_for_request()
         data = queries.report(filters)
         detected = alert_rules.detect(brand, min(timezone.now(), filters.end_at))
         body = {
@@ -145,7 +145,7 @@ class BrandViewSet(
                 status=404,
             )
         filters = _filters(brand, request)
-        facts.sync()
+        facts.sync_for_request()
         rows = {
             "timeseries": queries.timeseries,
             "emotions": queries.emotions,
