@@ -71,7 +71,7 @@ def dashboard(request: HttpRequest, pk) -> HttpResponse:
         "filters": filters,
         "error": error,
         "data": data,
-        "chart_data": _chart_data(data),
+        "chart_data": {**_chart_data(data), "granularity": filters.granularity},
         "alerts": [a.as_dict() for a in alerts.detect(brand, _alerts_end(filters))],
         "csv_links": {
             chart: reverse("reporting:chart-csv", args=[brand.pk, chart]) + "?" + query

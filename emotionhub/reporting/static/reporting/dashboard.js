@@ -15,7 +15,9 @@
     window.dashboardCharts[id] = new Chart(canvas, config);
   }
 
-  function shortBucket(iso) { return iso.length > 10 ? iso.slice(0, 16).replace("T", " ") : iso; }
+  function shortBucket(iso) {
+    return data.granularity === "day" ? iso.slice(0, 10) : iso.slice(0, 16).replace("T", " ");
+  }
 
   var series = data.timeseries;
   chart("chart-timeseries", {
