@@ -22,7 +22,7 @@ CLEAR = [
     ("This is the worst airline ever. Lost my bag and nobody cares.", "negative"),
     ("I hate Mondays. Everything went wrong today 😡", "negative"),
     ("The meeting has been moved to 3pm on Thursday in room 204.", "neutral"),
-    ("Apple will announce its quarterly results on Tuesday", "neutral"),
+    ("The report is due by the end of the month.", "neutral"),
 ]
 
 
