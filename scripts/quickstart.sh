@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/venv.sh
 source scripts/venv.sh
 install_emotionhub ""
+# The image_sentiment analyzer reads text in images with Debian's tesseract-ocr.
+apt_install_missing tesseract tesseract-ocr "image_sentiment (its jobs fail with ocr_unavailable)" || true
 
 export DJANGO_SETTINGS_MODULE=emotionhub.settings.local
 mkdir -p var

@@ -12,25 +12,11 @@ install_emotionhub "[dev]"
 rm -rf var/test-plugins
 pip install -q --no-deps --no-build-isolation --target var/test-plugins tests/fault_analyzers
 
-# docker-compose validates docker-compose.yml (no Docker engine needed).
-if ! command -v docker-compose >/dev/null && [ "$(id -u)" = 0 ]; then
-  apt-get install -y -q docker-compose >/dev/null 2>&1 \
-    || { apt-get update -q >/dev/null && apt-get install -y -q docker-compose >/dev/null; } \
-    || echo "warning: could not install docker-compose; the compose test will skip"
-fi
-# tesseract-ocr is the OCR binary that the image_sentiment analyzer runs.
-if ! command -v tesseract >/dev/null && [ "$(id -u)" = 0 ]; then
-  apt-get install -y -q tesseract-ocr >/dev/null 2>&1 \
-    || { apt-get update -q >/dev/null && apt-get install -y -q tesseract-ocr >/dev/null; } \
-    || echo "warning: could not install tesseract-ocr; the image_sentiment tests will skip"
-fi
-
+# System programs some tests need (Debian packages; see apt_install_missing in venv.sh):
+apt_install_missing docker-compose docker-compose "the docker-compose.yml check"
+apt_install_missing tesseract tesseract-ocr "image_sentiment (OCR)"
 # Headless Chromium for the browser tests (driven by Playwright; never `playwright install`).
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ]; then
-  apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
-    || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; } \
-    || echo "warning: could not install chromium; the browser tests will skip"
-fi
+apt_install_missing chromium chromium "the browser tests"
 
 export DJANGO_SETTINGS_MODULE=emotionhub.settings.test PYTHONPATH="$PWD/var/test-plugins"
 echo "== ruff"; ruff check . && ruff format --check .
