@@ -21,13 +21,20 @@ class ApiError(exceptions.APIException):
     """A client error with a stable code, raised anywhere below a view."""
 
     def __init__(
-        self, code: str, message: str, *, status: int = 400, details: dict | None = None
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int = 400,
+        details: dict | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers or {}
 
 
 DRF_CODES = {
@@ -58,7 +65,11 @@ def exception_handler(exc, context):
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, ApiError):
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+        return Response(
+            error_body(exc.code, exc.message, exc.details),
+            status=exc.status_code,
+            headers=exc.headers,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

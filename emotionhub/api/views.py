@@ -16,7 +16,7 @@ from emotionhub.api import filters, serializers
 from emotionhub.api.errors import ApiError
 from emotionhub.jobs import lifecycle
 from emotionhub.jobs.models import AnalysisJob, AnalysisResult, Submission
-from emotionhub.jobs.submissions import SubmissionRequest, create_submission
+from emotionhub.jobs.submissions import SubmissionRequest, check_capacity, create_submission
 from emotionhub.media.models import Media
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -96,6 +96,7 @@ class SubmissionViewSet(
                 "Idempotency-Key must be 1-255 printable characters.",
                 status=400,
             )
+        check_capacity()
         data = form.validated_data
         submission, created = create_submission(
             principal_for(request),

@@ -23,7 +23,7 @@ from emotionhub.analyzers.runner import validate_settings
 from emotionhub.api.errors import ApiError
 from emotionhub.jobs import webhooks
 from emotionhub.jobs.dispatch import enqueue_after_commit
-from emotionhub.jobs.models import AnalysisJob, Submission, WebhookStatus
+from emotionhub.jobs.models import AnalysisJob, JobStatus, Submission, WebhookStatus
 from emotionhub.media.models import Media, MediaKind
 from emotionhub.media.validation import CheckedUpload, check_upload
 
@@ -83,6 +83,29 @@ def create_submission(principal: Principal, req: SubmissionRequest) -> tuple[Sub
         _delete_files(saved_files)
         raise
     return submission, True
+
+
+def check_capacity() -> None:
+    """Refuse new work (503 ``overloaded``) while the analysis backlog is over its limit.
+
+    The backlog is counted in the database, not the broker: a queued job (waiting, or
+    waiting for its retry) is one row whatever the broker, and counting it costs one
+    indexed query. Refusing early tells clients to slow down instead of letting the queue
+    grow without bound.
+    """
+    limit = settings.EMOTIONHUB_MAX_QUEUED_JOBS
+    if limit <= 0:
+        return
+    queued = AnalysisJob.objects.filter(status=JobStatus.QUEUED)[: limit + 1].count()
+    if queued > limit:
+        retry_after = settings.EMOTIONHUB_OVERLOADED_RETRY_AFTER_SECONDS
+        raise ApiError(
+            "overloaded",
+            f"More than {limit} analysis jobs are waiting; try again in {retry_after} s.",
+            status=503,
+            details={"max_queued_jobs": limit, "retry_after_seconds": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 def _plan(req: SubmissionRequest) -> list[_PlannedItem]:

@@ -206,6 +206,13 @@ EMOTIONHUB_MAX_UPLOAD_BYTES = {
 EMOTIONHUB_MAX_IMAGE_PIXELS = env_int("EMOTIONHUB_MAX_IMAGE_PIXELS", 40_000_000)
 EMOTIONHUB_MAX_VIDEO_SECONDS = env_float("EMOTIONHUB_MAX_VIDEO_SECONDS", 600.0)
 EMOTIONHUB_MAX_ITEMS_PER_SUBMISSION = env_int("EMOTIONHUB_MAX_ITEMS_PER_SUBMISSION", 50)
+# Bytes allowed after an image's end marker (PNG IEND, JPEG EOI, GIF trailer, WebP RIFF
+# end); more is refused as `polyglot_file` (an archive or script riding on a valid image).
+EMOTIONHUB_MAX_IMAGE_TRAILING_BYTES = env_int("EMOTIONHUB_MAX_IMAGE_TRAILING_BYTES", 16)
+# Back-pressure: POST /submissions answers 503 `overloaded` while more analysis jobs than
+# this are queued (waiting or retrying), counted in the database (0 disables the check).
+EMOTIONHUB_MAX_QUEUED_JOBS = env_int("EMOTIONHUB_MAX_QUEUED_JOBS", 10_000)
+EMOTIONHUB_OVERLOADED_RETRY_AFTER_SECONDS = env_int("EMOTIONHUB_OVERLOADED_RETRY_AFTER_SECONDS", 30)
 EMOTIONHUB_WEBHOOK_TIMEOUT_SECONDS = env_float("EMOTIONHUB_WEBHOOK_TIMEOUT_SECONDS", 10.0)
 EMOTIONHUB_WEBHOOK_MAX_ATTEMPTS = env_int("EMOTIONHUB_WEBHOOK_MAX_ATTEMPTS", 5)
 # Webhooks to private, loopback and link-local addresses are refused unless allowed here

@@ -1,0 +1,48 @@
+"""Back-pressure: a deep analysis backlog turns new submissions away with 503 and Retry-After."""
+
+from __future__ import annotations
+
+from emotionhub.jobs.models import AnalysisJob, JobStatus
+from tests.conftest import png_bytes, upload
+from tests.test_api_submissions import assert_error, row_counts
+
+
+def _queue(client, count: int) -> None:
+    for index in range(count):
+        response = client.submit(texts=[f"post {index}"], analyzers="text_length")
+        assert response.status_code == 202, response.content
+
+
+def test_submissions_are_refused_while_the_backlog_is_over_the_limit(alice, bob, settings):
+    settings.EMOTIONHUB_MAX_QUEUED_JOBS = 2
+    settings.EMOTIONHUB_OVERLOADED_RETRY_AFTER_SECONDS = 45
+    _queue(alice, 3)
+    before = row_counts()
+    files_before = sorted(p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file())
+    response = bob.submit(files=[upload("a.png", png_bytes())], analyzers="example")
+    error = assert_error(response, 503, "overloaded")
+    assert response["Retry-After"] == "45"
+    assert error["details"] == {"max_queued_jobs": 2, "retry_after_seconds": 45}
+    assert row_counts() == before
+    assert sorted(p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()) == files_before
+
+
+def test_work_is_accepted_again_once_the_backlog_drains(alice, settings):
+    settings.EMOTIONHUB_MAX_QUEUED_JOBS = 2
+    _queue(alice, 3)
+    assert_error(alice.submit(texts=["one more"], analyzers="text_length"), 503, "overloaded")
+    # Running and finished jobs are not backlog; only queued ones (waiting or retrying) are.
+    first = AnalysisJob.objects.order_by("created_at").first()
+    AnalysisJob.objects.filter(pk=first.pk).update(status=JobStatus.SUCCEEDED)
+    assert alice.submit(texts=["one more"], analyzers="text_length").status_code == 202
+
+
+def test_a_backlog_at_the_limit_still_accepts(alice, settings):
+    settings.EMOTIONHUB_MAX_QUEUED_JOBS = 3
+    _queue(alice, 3)
+    assert alice.submit(texts=["fourth"], analyzers="text_length").status_code == 202
+
+
+def test_zero_disables_the_check(alice, settings):
+    settings.EMOTIONHUB_MAX_QUEUED_JOBS = 0
+    _queue(alice, 3)
