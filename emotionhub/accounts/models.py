@@ -25,6 +25,11 @@ class Tenant(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     # Signs webhook deliveries (HMAC-SHA256) so receivers can verify them.
     webhook_secret = models.CharField(max_length=64, default=secrets.token_hex, editable=False)
+    # Stored images are re-encoded without EXIF/GPS/XMP unless the tenant needs them kept.
+    keep_image_metadata = models.BooleanField(
+        default=False,
+        help_text="Store images exactly as sent, with their metadata (EXIF, GPS, XMP).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

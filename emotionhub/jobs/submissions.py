@@ -25,6 +25,7 @@ from emotionhub.jobs import webhooks
 from emotionhub.jobs.dispatch import enqueue_after_commit
 from emotionhub.jobs.models import AnalysisJob, JobStatus, Submission, WebhookStatus
 from emotionhub.media.models import Media, MediaKind
+from emotionhub.media.sanitize import strip_metadata
 from emotionhub.media.validation import CheckedUpload, check_upload
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,12 @@ class _PlannedItem:
     checked: CheckedUpload | None
     text: str
     analyzers: list[str]
+    sent_sha256: str = ""  # what the client sent; ``checked`` describes what is stored
 
 
 def create_submission(principal: Principal, req: SubmissionRequest) -> tuple[Submission, bool]:
     """Return ``(submission, created)``; ``created`` is False for an idempotent replay."""
-    plan = _plan(req)
+    plan = _plan(req, keep_metadata=principal.tenant.keep_image_metadata)
     fingerprint = _fingerprint(req, plan)
     if req.idempotency_key:
         existing = _replay(principal, req.idempotency_key, fingerprint)
@@ -108,7 +110,7 @@ def check_capacity() -> None:
         )
 
 
-def _plan(req: SubmissionRequest) -> list[_PlannedItem]:
+def _plan(req: SubmissionRequest, *, keep_metadata: bool) -> list[_PlannedItem]:
     count = len(req.files) + len(req.texts)
     if count == 0:
         raise ApiError("no_items", "Send at least one `file` or `text` item.", status=400)
@@ -140,7 +142,10 @@ def _plan(req: SubmissionRequest) -> list[_PlannedItem]:
         text = ""
         if checked.kind == MediaKind.TEXT:
             text = _decode_text(upload, f"file[{index}]")
-        items.append(_PlannedItem(checked.kind, upload, checked, text or req.caption, []))
+        sent = checked.sha256
+        if checked.kind == MediaKind.IMAGE and not keep_metadata:
+            upload, checked = strip_metadata(upload, checked)
+        items.append(_PlannedItem(checked.kind, upload, checked, text or req.caption, [], sent))
     for index, text in enumerate(req.texts):
         items.append(_PlannedItem(MediaKind.TEXT, None, None, _clean_text(text, index), []))
 
@@ -215,7 +220,7 @@ def _fingerprint(req: SubmissionRequest, plan: list[_PlannedItem]) -> str:
         "items": [
             [
                 item.kind,
-                item.checked.sha256
+                item.sent_sha256
                 if item.checked
                 else hashlib.sha256(item.text.encode()).hexdigest(),
                 item.analyzers,

@@ -2,7 +2,10 @@
 analyse before anything is stored.
 
 Images are opened with Pillow, which reads only the header to learn the size, so a
-decompression bomb is refused without being decoded. Videos are probed with OpenCV (first
+decompression bomb is refused without being decoded; an image within the pixel limit is
+then decoded in full, so a truncated or corrupt one is refused here and not in a worker.
+Bytes after the image's end marker beyond ``EMOTIONHUB_MAX_IMAGE_TRAILING_BYTES`` are
+refused as ``polyglot_file`` (``media.trailing``). Videos are probed with OpenCV (first
 frame decoded) when it is installed, which every analysis worker has; a web-only install
 without it stores videos unprobed and leaves the check to the analyzer.
 """
@@ -21,6 +24,7 @@ from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
 from emotionhub.api.errors import ApiError
+from emotionhub.media.trailing import image_end
 
 IMAGE_MIMES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
 VIDEO_MIMES = {"video/mp4", "video/quicktime", "video/webm", "video/x-matroska"}
@@ -79,6 +83,7 @@ def check_upload(upload, *, field: str) -> CheckedUpload:
     width = height = duration = None
     if kind == "image":
         width, height = _image_size(upload, field)
+        _refuse_trailing_data(upload, mime, field)
     elif kind == "video":
         width, height, duration = _video_facts(upload, field)
     return CheckedUpload(kind, mime, size, sha256_of(upload), width, height, duration)
@@ -104,6 +109,10 @@ def _image_size(upload, field: str) -> tuple[int, int]:
                 if width * height > max_pixels:
                     raise Image.DecompressionBombError("too many pixels")
                 image.verify()
+            # verify() checks structure only; a truncated image fails only when decoded.
+            upload.seek(0)
+            with Image.open(upload) as image:
+                image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ApiError(
             "image_too_large",
@@ -117,6 +126,25 @@ def _image_size(upload, field: str) -> tuple[int, int]:
     finally:
         upload.seek(0)
     return width, height
+
+
+def _refuse_trailing_data(upload, mime: str, field: str) -> None:
+    upload.seek(0)
+    data = upload.read()
+    upload.seek(0)
+    end = image_end(data, mime)
+    if end is None:
+        return
+    trailing = len(data) - end
+    allowed = settings.EMOTIONHUB_MAX_IMAGE_TRAILING_BYTES
+    if trailing > allowed:
+        raise ApiError(
+            "polyglot_file",
+            f"{field}: {trailing} bytes follow the end of the image (at most {allowed} are "
+            "allowed); files that are also an archive or a script are refused.",
+            status=400,
+            details={"trailing_bytes": trailing, "max_trailing_bytes": allowed},
+        )
 
 
 @contextlib.contextmanager
