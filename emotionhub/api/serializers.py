@@ -190,6 +190,13 @@ class SubmissionCreateSerializer(serializers.Serializer):
         default=list,
         help_text="One or more images, videos or UTF-8 text files (repeat the field).",
     )
+    urls = serializers.ListField(
+        child=serializers.CharField(max_length=2000),
+        required=False,
+        default=list,
+        help_text="http(s) URLs of media to fetch and analyse (repeat the field); public "
+        "addresses only, validated like uploads.",
+    )
     text = serializers.ListField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False),
         required=False,

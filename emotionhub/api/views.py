@@ -103,6 +103,7 @@ class SubmissionViewSet(
             SubmissionRequest(
                 files=data["file"],
                 texts=data["text"],
+                urls=data["urls"],
                 analyzers=data.get("analyzers") or None,
                 analyzer_settings=data["analyzer_settings"],
                 caption=data["caption"],

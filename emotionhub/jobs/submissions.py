@@ -25,8 +25,10 @@ from emotionhub.jobs import webhooks
 from emotionhub.jobs.dispatch import enqueue_after_commit
 from emotionhub.jobs.models import AnalysisJob, JobStatus, Submission, WebhookStatus
 from emotionhub.media.models import Media, MediaKind
+from emotionhub.media.remote import fetch_upload
 from emotionhub.media.sanitize import strip_metadata
 from emotionhub.media.validation import CheckedUpload, check_upload
+from emotionhub.social.fetching import SafeClient
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 class SubmissionRequest:
     files: Sequence = ()
     texts: Sequence[str] = ()
+    urls: Sequence[str] = ()  # media fetched through the safe client, validated like files
     analyzers: Sequence[str] | None = None
     analyzer_settings: dict = dataclasses.field(default_factory=dict)
     caption: str = ""
@@ -111,9 +114,9 @@ def check_capacity() -> None:
 
 
 def _plan(req: SubmissionRequest, *, keep_metadata: bool) -> list[_PlannedItem]:
-    count = len(req.files) + len(req.texts)
+    count = len(req.files) + len(req.texts) + len(req.urls)
     if count == 0:
-        raise ApiError("no_items", "Send at least one `file` or `text` item.", status=400)
+        raise ApiError("no_items", "Send at least one `file`, `url` or `text` item.", status=400)
     limit = settings.EMOTIONHUB_MAX_ITEMS_PER_SUBMISSION
     if count > limit:
         raise ApiError("too_many_items", f"{count} items sent; at most {limit}.", status=400)
@@ -137,11 +140,17 @@ def _plan(req: SubmissionRequest, *, keep_metadata: bool) -> list[_PlannedItem]:
     specs = {name: registry.get_spec(name) for name in (requested or enabled)}
 
     items: list[_PlannedItem] = []
-    for index, upload in enumerate(req.files):
-        checked = check_upload(upload, field=f"file[{index}]")
+    sources = [(f"file[{index}]", upload) for index, upload in enumerate(req.files)]
+    if req.urls:
+        with SafeClient() as client:
+            for index, url in enumerate(req.urls):
+                field = f"urls[{index}]"
+                sources.append((field, fetch_upload(client, url, field=field)))
+    for field, upload in sources:
+        checked = check_upload(upload, field=field)
         text = ""
         if checked.kind == MediaKind.TEXT:
-            text = _decode_text(upload, f"file[{index}]")
+            text = _decode_text(upload, field)
         sent = checked.sha256
         if checked.kind == MediaKind.IMAGE and not keep_metadata:
             upload, checked = strip_metadata(upload, checked)

@@ -1,0 +1,56 @@
+"""Media named by URL in a submission, fetched through the social package's safe client.
+
+The URL is chosen by the caller, so the fetch obeys the same address policy as social
+ingestion (http(s) only; private, loopback and link-local addresses refused after DNS, on
+every redirect hop), with bounded redirects, bytes and time. What arrives is an upload like
+any other and is validated as one (type from the content, per-kind limits).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from emotionhub.api.errors import ApiError
+from emotionhub.social.fetching import FetchError, SafeClient
+
+
+def fetch_limit() -> int:
+    """Fetched bodies are held in memory, so a URL may bring at most an image's or a text's
+    limit (the larger); longer videos are uploaded as files."""
+    limits = settings.EMOTIONHUB_MAX_UPLOAD_BYTES
+    return max(limits["image"], limits["text"])
+
+
+def fetch_upload(client: SafeClient, url: str, *, field: str) -> SimpleUploadedFile:
+    """The body at ``url`` as an upload; raises :class:`ApiError` when it cannot be had."""
+    limit = fetch_limit()
+    try:
+        fetched = client.get(url, max_bytes=limit)
+    except FetchError as exc:
+        if exc.code == "unsafe_url":
+            raise ApiError("unsafe_url", f"{field}: {exc.message}.", status=400) from None
+        if exc.code == "response_too_large":
+            raise ApiError(
+                "file_too_large",
+                f"{field}: {exc.message} (the limit for media fetched by URL is {limit}).",
+                status=413,
+                details={"limit": limit},
+            ) from None
+        raise ApiError(
+            "fetch_failed",
+            f"{field}: {exc.message}.",
+            status=400,
+            details={"reason": exc.code},
+        ) from None
+    if fetched.status != 200:
+        raise ApiError(
+            "fetch_failed",
+            f"{field}: the server answered HTTP {fetched.status}.",
+            status=400,
+            details={"reason": "upstream_http_error", "http_status": fetched.status},
+        )
+    name = (urlsplit(fetched.url).path.rsplit("/", 1)[-1] or "download")[:100]
+    return SimpleUploadedFile(name, fetched.body, content_type=fetched.content_type)
