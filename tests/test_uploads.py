@@ -222,3 +222,17 @@ class TestMetadata:
         )
         assert_error(other, 422, "idempotency_key_reused")
         assert row_counts() == (1, 1, 1)
+
+
+def test_palette_png_keeps_its_transparency(alice, settings):
+    image = Image.new("P", (8, 8), 0)
+    image.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    image.paste(1, (0, 0, 4, 8))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", transparency=0)
+    response = alice.submit(files=[upload("p.png", buffer.getvalue())], analyzers="example")
+    assert response.status_code == 202, response.content
+    stored = _stored_bytes(settings, response.json()["items"][0])
+    with Image.open(io.BytesIO(stored)) as back:
+        rgba = back.convert("RGBA")
+        assert rgba.getpixel((6, 1))[3] == 0 and rgba.getpixel((1, 1)) == (0, 255, 0, 255)

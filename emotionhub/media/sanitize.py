@@ -36,13 +36,14 @@ def strip_metadata(upload, checked: CheckedUpload) -> tuple[object, CheckedUploa
         lossless = fmt == "WEBP" and image.info.get("lossless", False)
         upright = ImageOps.exif_transpose(image)
         if upright.mode not in _MODES[fmt]:
-            upright = upright.convert("RGBA" if "A" in upright.mode else "RGB")
+            alpha = "A" in upright.mode or "transparency" in upright.info
+            upright = upright.convert("RGBA" if alpha else "RGB")
         buffer = io.BytesIO()
         options: dict = {"icc_profile": icc} if icc else {}
         if fmt == "JPEG":
             options.update(quality=95, subsampling=0 if _full_chroma(image) else 2)
         elif fmt == "WEBP":
-            options.update(lossless=True) if lossless else options.update(quality=95)
+            options.update({"lossless": True} if lossless else {"quality": 95})
         elif "transparency" in image.info and upright.mode == image.mode:
             options.update(transparency=image.info["transparency"])
         upright.save(buffer, format=fmt, **options)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import struct
 
+WALKED_MIMES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
 
 def image_end(data: bytes, mime: str) -> int | None:
     """Offset just past the image's end marker, or None when unknown or not found."""

@@ -24,7 +24,7 @@ from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
 from emotionhub.api.errors import ApiError
-from emotionhub.media.trailing import image_end
+from emotionhub.media.trailing import WALKED_MIMES, image_end
 
 IMAGE_MIMES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
 VIDEO_MIMES = {"video/mp4", "video/quicktime", "video/webm", "video/x-matroska"}
@@ -129,6 +129,8 @@ def _image_size(upload, field: str) -> tuple[int, int]:
 
 
 def _refuse_trailing_data(upload, mime: str, field: str) -> None:
+    if mime not in WALKED_MIMES:
+        return
     upload.seek(0)
     data = upload.read()
     upload.seek(0)
