@@ -51,6 +51,22 @@ DRF_CODES = {
 }
 
 
+def reject_unknown_fields(data, serializer) -> None:
+    """400 ``unknown_field`` for request keys the serializer does not accept as input.
+
+    DRF silently drops unknown and read-only keys; a typo'd field should not be ignored.
+    """
+    allowed = {name for name, field in serializer.fields.items() if not field.read_only}
+    unknown = sorted(set(data.keys()) - allowed)
+    if unknown:
+        raise ApiError(
+            "unknown_field",
+            f"Unknown or read-only fields: {', '.join(unknown)}. "
+            f"Allowed: {', '.join(sorted(allowed))}.",
+            status=400,
+        )
+
+
 def error_body(code: str, message: str, details=None) -> dict:
     error = {"code": code, "message": message}
     if details:

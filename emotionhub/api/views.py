@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from emotionhub.accounts.principal import principal_for
 from emotionhub.analyzers import registry
 from emotionhub.api import filters, serializers
-from emotionhub.api.errors import ApiError
+from emotionhub.api.errors import ApiError, reject_unknown_fields
 from emotionhub.jobs import lifecycle
 from emotionhub.jobs.models import AnalysisJob, AnalysisResult, Submission
 from emotionhub.jobs.submissions import SubmissionRequest, check_capacity, create_submission
@@ -79,14 +79,7 @@ class SubmissionViewSet(
         },
     )
     def create(self, request, *args, **kwargs):
-        allowed = set(serializers.SubmissionCreateSerializer().fields)
-        unknown = sorted(set(request.data.keys()) - allowed)
-        if unknown:
-            raise ApiError(
-                "unknown_field",
-                f"Unknown fields: {', '.join(unknown)}. Allowed: {', '.join(sorted(allowed))}.",
-                status=400,
-            )
+        reject_unknown_fields(request.data, serializers.SubmissionCreateSerializer())
         form = serializers.SubmissionCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key")

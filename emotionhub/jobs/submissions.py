@@ -190,14 +190,20 @@ def _check_analyzer_settings(values: dict, used: set[str]) -> None:
                 f"analyzer_settings.{name} must be an object.",
                 status=400,
             )
-        problems = validate_settings(registry.analyzer_class(name), options)
-        if problems:
-            raise ApiError(
-                "invalid_analyzer_settings",
-                f"analyzer_settings.{name}: " + "; ".join(problems),
-                status=400,
-                details={"analyzer": name, "problems": problems},
-            )
+        check_analyzer_options(name, options)
+
+
+def check_analyzer_options(name: str, options: dict) -> None:
+    """400 ``invalid_analyzer_settings`` unless ``options`` fit analyzer ``name``'s schema
+    (shared by submissions and social sources, which store settings for later posts)."""
+    problems = validate_settings(registry.analyzer_class(name), options)
+    if problems:
+        raise ApiError(
+            "invalid_analyzer_settings",
+            f"analyzer_settings.{name}: " + "; ".join(problems),
+            status=400,
+            details={"analyzer": name, "problems": problems},
+        )
 
 
 def _clean_text(text: str, index: int) -> str:

@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from emotionhub.accounts.principal import principal_for
-from emotionhub.api.errors import ApiError
+from emotionhub.api.errors import ApiError, reject_unknown_fields
 from emotionhub.api.views import TenantScopedMixin
 from emotionhub.reporting import alerts as alert_rules
 from emotionhub.reporting import facts, queries
@@ -42,18 +42,6 @@ def _filters(brand: Brand, request):
         raise ApiError(exc.code, exc.message, status=400, details={"field": exc.field}) from None
 
 
-def _unknown_fields(request, serializer: serializers.BrandSerializer) -> None:
-    allowed = {name for name, field in serializer.fields.items() if not field.read_only}
-    unknown = sorted(set(request.data.keys()) - allowed)
-    if unknown:
-        raise ApiError(
-            "unknown_field",
-            f"Unknown or read-only fields: {', '.join(unknown)}. "
-            f"Allowed: {', '.join(sorted(allowed))}.",
-            status=400,
-        )
-
-
 class BrandViewSet(
     TenantScopedMixin,
     mixins.CreateModelMixin,
@@ -81,7 +69,7 @@ class BrandViewSet(
 
     def create(self, request, *args, **kwargs):
         form = self.get_serializer(data=request.data)
-        _unknown_fields(request, form)
+        reject_unknown_fields(request.data, form)
         form.is_valid(raise_exception=True)
         brand = form.save(tenant=principal_for(request).tenant)
         return Response(
@@ -93,7 +81,7 @@ class BrandViewSet(
     def update(self, request, *args, **kwargs):
         brand = self.get_object()
         form = self.get_serializer(brand, data=request.data, partial=True)
-        _unknown_fields(request, form)
+        reject_unknown_fields(request.data, form)
         form.is_valid(raise_exception=True)
         return Response(self.get_serializer(form.save()).data)
 

@@ -7,9 +7,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from emotionhub.analyzers import registry
-from emotionhub.analyzers.runner import validate_settings
 from emotionhub.api.errors import ApiError
 from emotionhub.api.serializers import MediaDetailSerializer
+from emotionhub.jobs.submissions import check_analyzer_options
 from emotionhub.social import schedules
 from emotionhub.social.connectors import InvalidConfig, clean_config
 from emotionhub.social.models import Post, Source, SourceKind, SourceRun
@@ -165,14 +165,7 @@ def _check_analyzer_settings(values: object, analyzers: list[str]) -> None:
                 f"analyzer_settings.{name} must be an object for an analyzer this source runs.",
                 status=400,
             )
-        problems = validate_settings(registry.analyzer_class(name), options)
-        if problems:
-            raise ApiError(
-                "invalid_analyzer_settings",
-                f"analyzer_settings.{name}: " + "; ".join(problems),
-                status=400,
-                details={"analyzer": name, "problems": problems},
-            )
+        check_analyzer_options(name, options)
 
 
 class PostSerializer(serializers.ModelSerializer):

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from emotionhub.accounts.principal import principal_for
-from emotionhub.api.errors import ApiError
+from emotionhub.api.errors import ApiError, reject_unknown_fields
 from emotionhub.api.views import TenantScopedMixin
 from emotionhub.jobs.models import AnalysisJob, AnalysisResult
 from emotionhub.media.models import Media
@@ -52,18 +52,6 @@ class PostFilter(django_filters.FilterSet):
         fields = ["source", "author", "external_id"]
 
 
-def _reject_unknown_fields(request, serializer_class) -> None:
-    allowed = {name for name, field in serializer_class().fields.items() if not field.read_only}
-    unknown = sorted(set(request.data.keys()) - allowed)
-    if unknown:
-        raise ApiError(
-            "unknown_field",
-            f"Unknown or read-only fields: {', '.join(unknown)}. "
-            f"Allowed: {', '.join(sorted(allowed))}.",
-            status=400,
-        )
-
-
 class SourceViewSet(
     TenantScopedMixin,
     mixins.CreateModelMixin,
@@ -87,7 +75,7 @@ class SourceViewSet(
         )
 
     def create(self, request, *args, **kwargs):
-        _reject_unknown_fields(request, serializers.SourceSerializer)
+        reject_unknown_fields(request.data, serializers.SourceSerializer())
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
         interval = form.validated_data.pop("interval_seconds", None)
@@ -104,7 +92,7 @@ class SourceViewSet(
         )
 
     def update(self, request, *args, **kwargs):
-        _reject_unknown_fields(request, serializers.SourceSerializer)
+        reject_unknown_fields(request.data, serializers.SourceSerializer())
         source = self.get_object()
         form = self.get_serializer(source, data=request.data, partial=True)
         form.is_valid(raise_exception=True)
