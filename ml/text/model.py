@@ -53,6 +53,17 @@ def lora_config(rank: int = 16, alpha: int = 32, dropout: float = 0.1):
     return LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=LORA_TARGETS)
 
 
+def pad_batch(seqs: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ``input_ids`` and ``attention_mask`` for token-id sequences."""
+    width = max(len(seq) for seq in seqs)
+    input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        input_ids[row, : len(seq)] = torch.tensor(seq)
+        mask[row, : len(seq)] = 1
+    return input_ids, mask
+
+
 class SentimentNet(nn.Module):
     """Masked mean pooling (as sentence-transformers does) feeding two heads."""
 
@@ -168,12 +179,7 @@ class TextSentimentModel:
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            width = max(len(ids[i]) for i in idx)
-            input_ids = torch.full((len(idx), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, i in enumerate(idx):
-                input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
-                mask[row, : len(ids[i])] = 1
+            input_ids, mask = pad_batch([ids[i] for i in idx], pad)
             s, e = self.net(input_ids.to(self.device), mask.to(self.device))
             sent[idx], emo[idx] = s.float().cpu().numpy(), e.float().cpu().numpy()
         return sent, emo

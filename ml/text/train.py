@@ -43,6 +43,7 @@ from ml.text.model import (
     base_encoder,
     lora_config,
     make_checkpoint,
+    pad_batch,
 )
 from ml.text.preprocess import normalize
 
@@ -75,31 +76,15 @@ def batches(
     return out
 
 
-def collate(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(s) for s in seqs)
-    input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        input_ids[i, : len(s)] = torch.tensor(s)
-        mask[i, : len(s)] = 1
-    return input_ids, mask
-
-
 @torch.no_grad()
 def predict_logits(
-    net: SentimentNet, ids: list[list[int]], pad_id: int, batch_size: int = 128
+    net: SentimentNet, tokenizer: Any, ids: list[list[int]], batch_size: int = 128
 ) -> tuple[np.ndarray, np.ndarray]:
-    net.eval()
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    sent = np.zeros((len(ids), 3), np.float32)
-    emo = np.zeros((len(ids), 4), np.float32)
-    for b in range(0, len(order), batch_size):
-        sel = order[b : b + batch_size]
-        x, m = collate([ids[i] for i in sel], pad_id)
-        s, e = net(x, m)
-        sent[sel], emo[sel] = s.numpy(), e.numpy()
-    net.train()
-    return sent, emo
+    """Logits exactly as the shipped model computes them, then back to training mode."""
+    try:
+        return TextSentimentModel(net, tokenizer, "cpu", {}, {}).logits_from_ids(ids, batch_size)
+    finally:
+        net.train()
 
 
 def class_weights(labels: np.ndarray, k: int, power: float = 1.0) -> torch.Tensor:
@@ -161,7 +146,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             args,
             net,
             tokenizer,
-            pad_id,
             tweets,
             tok,
             emo,
@@ -182,7 +166,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             f = step / warmup if step < warmup else max(0.0, (total - step) / (total - warmup))
             for g, lr in zip(opt.param_groups, base_lrs, strict=True):
                 g["lr"] = lr * f
-            x, m = collate(seqs, pad_id)
+            x, m = pad_batch(seqs, pad_id)
             target = torch.from_numpy(y)
             s, e = net(x, m)
             if task == "tweet":
@@ -197,8 +181,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             opt.step()
             losses[task].append(float(loss.detach()))
             step += 1
-        s_sel, _ = predict_logits(net, tok["select"], pad_id)
-        _, e_val = predict_logits(net, emo_tok["val"], pad_id)
+        s_sel, _ = predict_logits(net, tokenizer, tok["select"])
+        _, e_val = predict_logits(net, tokenizer, emo_tok["val"])
         rep_sel = classification_report(
             tweets["select"].labels, s_sel.argmax(1), D.SENTIMENT_CLASSES
         )
@@ -223,15 +207,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 Path(args.out).with_suffix(".best-state.pt"),
             )
     net.load_state_dict(best["state"])
-    return finish(args, net, tokenizer, pad_id, tweets, tok, emo, emo_tok, history, best["epoch"])
+    return finish(args, net, tokenizer, tweets, tok, emo, emo_tok, history, best["epoch"])
 
 
-def finish(args, net, tokenizer, pad_id, tweets, tok, emo, emo_tok, history, epoch) -> dict:
+def finish(args, net, tokenizer, tweets, tok, emo, emo_tok, history, epoch) -> dict:
     """Fit temperatures on the selection data, score the report data, write the file."""
-    s_sel, _ = predict_logits(net, tok["select"], pad_id)
-    s_rep, _ = predict_logits(net, tok["report"], pad_id)
-    _, e_val = predict_logits(net, emo_tok["val"], pad_id)
-    _, e_test = predict_logits(net, emo_tok["test"], pad_id)
+    s_sel, _ = predict_logits(net, tokenizer, tok["select"])
+    s_rep, _ = predict_logits(net, tokenizer, tok["report"])
+    _, e_val = predict_logits(net, tokenizer, emo_tok["val"])
+    _, e_test = predict_logits(net, tokenizer, emo_tok["test"])
     temps = {
         "sentiment": fit_temperature(s_sel, tweets["select"].labels),
         "emotion": fit_temperature(e_val, emo["val"].labels),
