@@ -190,7 +190,13 @@ class TextSentimentModel:
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[TextPrediction]:
         """Calibrated probabilities for raw social-media texts, in input order."""
-        ids = self.token_ids([normalize(t).text for t in texts])
+        return self.predict_normalized([normalize(t).text for t in texts], batch_size)
+
+    def predict_normalized(
+        self, texts: Sequence[str], batch_size: int = 64
+    ) -> list[TextPrediction]:
+        """:meth:`predict` for texts already passed through ``preprocess.normalize``."""
+        ids = self.token_ids(texts)
         counts = [len(x) for x in ids]
         sent, emo = self.logits_from_ids(ids, batch_size)
         ps = F.softmax(torch.from_numpy(sent) / self.temperatures["sentiment"], 1).numpy()

@@ -125,13 +125,14 @@ class TextSentimentAnalyzer(Analyzer):
             if len(text) > MAX_CHARS:
                 text = text[:MAX_CHARS]
             language = detect_language(text)
-            facts[i] = (text, normalize(text), language)
+            facts[i] = (normalize(text), language)
             skip = item.settings.get("non_english", "skip") == "skip"
             if skip and not language.is_english:
                 out[i] = Result(self._payload(item, facts[i], None))
             else:
                 to_score.append(i)
-        predictions = self.model.predict([facts[i][0] for i in to_score])
+        # The analyzer normalised each text already (for the counts it reports).
+        predictions = self.model.predict_normalized([facts[i][0].text for i in to_score])
         for i, pred in zip(to_score, predictions, strict=True):
             out[i] = Result(
                 self._payload(items[i], facts[i], pred), weights_sha256=self.weights_sha256
@@ -139,7 +140,7 @@ class TextSentimentAnalyzer(Analyzer):
         return out  # type: ignore[return-value]
 
     def _payload(self, item: Item, facts, pred) -> dict:
-        _, normalized, language = facts
+        normalized, language = facts
         payload = {
             "scored": pred is not None,
             "label": None,
