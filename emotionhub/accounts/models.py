@@ -19,6 +19,19 @@ class Scope(models.TextChoices):
     ADMIN = "admin", "Administer the tenant"
 
 
+class AnalysisPurpose(models.TextChoices):
+    """Why a tenant analyses media. Emotion recognition on faces is prohibited for some
+    purposes (EU AI Act, Article 5(1)(f): workplaces and education institutions)."""
+
+    UNDECLARED = "undeclared", "Not declared yet"
+    CUSTOMER_FEEDBACK = "customer_feedback", "Customer feedback and brand research"
+    MARKETING_RESEARCH = "marketing_research", "Marketing and advertising research"
+    MEDIA_RESEARCH = "media_research", "Media and content research"
+    ACADEMIC_RESEARCH = "academic_research", "Academic research (ethics-approved)"
+    WORKPLACE = "workplace", "Monitoring employees or job applicants"
+    EDUCATION = "education", "Monitoring students or learners"
+
+
 class Tenant(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
@@ -29,6 +42,26 @@ class Tenant(models.Model):
     keep_image_metadata = models.BooleanField(
         default=False,
         help_text="Store images exactly as sent, with their metadata (EXIF, GPS, XMP).",
+    )
+    purpose = models.CharField(
+        max_length=32,
+        choices=AnalysisPurpose.choices,
+        default=AnalysisPurpose.UNDECLARED,
+        help_text="What the analysis is for; decides whether emotion inference on faces is "
+        "allowed (see docs/responsible-use.md).",
+    )
+    media_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Purge stored media files and face data this many days after upload; "
+        "empty keeps them until deleted.",
+    )
+    blur_faces = models.BooleanField(
+        default=False, help_text="Blur detected faces in thumbnails and dashboard images."
+    )
+    require_consent = models.BooleanField(
+        default=False,
+        help_text="Refuse image and video submissions that do not record the subjects' consent.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -73,6 +106,14 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests per minute; empty uses the server default."
+    )
+    daily_item_quota = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Media items this key may submit per UTC day; empty uses the server default.",
+    )
 
     objects = ApiKeyQuerySet.as_manager()
 

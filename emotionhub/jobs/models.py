@@ -24,6 +24,14 @@ class WebhookStatus(models.TextChoices):
     FAILED = "failed"
 
 
+class Consent(models.TextChoices):
+    """What the submitter says about the consent of the people in the media."""
+
+    UNKNOWN = "unknown", "Not stated"
+    GIVEN = "given", "The people shown consented"
+    NOT_REQUIRED = "not_required", "Not required (e.g. public posts, no identifiable people)"
+
+
 class Submission(models.Model):
     """One API request: a batch of media, the analyzers chosen and an optional webhook."""
 
@@ -38,6 +46,7 @@ class Submission(models.Model):
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     # Hash of what was asked, so a reused Idempotency-Key with other content is refused.
     fingerprint = models.CharField(max_length=64)
+    consent = models.CharField(max_length=16, choices=Consent.choices, default=Consent.UNKNOWN)
     webhook_url = models.URLField(max_length=1000, blank=True)
     webhook_status = models.CharField(
         max_length=16, choices=WebhookStatus.choices, default=WebhookStatus.NONE
