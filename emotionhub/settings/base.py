@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "emotionhub.social",
     "emotionhub.reporting",
     "emotionhub.review",
+    "emotionhub.audit",
     "emotionhub.api",
 ]
 
@@ -220,6 +221,15 @@ EMOTIONHUB_WEBHOOK_MAX_ATTEMPTS = env_int("EMOTIONHUB_WEBHOOK_MAX_ATTEMPTS", 5)
 # Webhooks to private, loopback and link-local addresses are refused unless allowed here
 # (tests and single-machine setups deliver to localhost).
 EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE = env_bool("EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE", False)
+
+# --- Security (docs/security.md) -------------------------------------------------------------
+# Per API key: requests per minute and media items per UTC day when the key sets none
+# (ApiKey.rate_limit_per_minute, ApiKey.daily_item_quota); 0 means unlimited.
+EMOTIONHUB_RATE_LIMIT_PER_MINUTE = env_int("EMOTIONHUB_RATE_LIMIT_PER_MINUTE", 600)
+EMOTIONHUB_DAILY_ITEM_QUOTA = env_int("EMOTIONHUB_DAILY_ITEM_QUOTA", 10_000)
+# Audit events take the client address from X-Forwarded-For only for this many trusted
+# reverse proxies in front of the web process (0: REMOTE_ADDR).
+EMOTIONHUB_TRUSTED_PROXY_HOPS = env_int("EMOTIONHUB_TRUSTED_PROXY_HOPS", 0)
 
 # --- Social ingestion (emotionhub/social) ---------------------------------------------------
 # Fetches (feeds, APIs, images) refuse private, loopback and link-local addresses, checked
