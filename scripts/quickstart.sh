@@ -15,7 +15,8 @@ export DJANGO_SETTINGS_MODULE=emotionhub.settings.local
 mkdir -p var
 python manage.py migrate --no-input -v 0
 if [ ! -s var/demo-api-key ]; then
-  python manage.py create_api_key demo --name quickstart --scopes read,submit > var/demo-api-key
+  python manage.py create_api_key demo --name quickstart --scopes read,submit \
+    --purpose customer_feedback > var/demo-api-key
 fi
 cat <<MSG
 

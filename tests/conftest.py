@@ -45,10 +45,15 @@ def upload(name: str, data: bytes, content_type: str = "application/octet-stream
 
 
 class TenantClient:
-    """A tenant, its raw API key and an authenticated APIClient."""
+    """A tenant, its raw API key and an authenticated APIClient.
 
-    def __init__(self, slug: str, scopes=("read", "submit")) -> None:
-        self.tenant = Tenant.objects.create(name=slug.title(), slug=slug)
+    The purpose defaults to customer feedback, one that allows face emotion analyzers
+    (an undeclared purpose refuses them: docs/responsible-use.md)."""
+
+    def __init__(
+        self, slug: str, scopes=("read", "submit"), purpose: str = "customer_feedback", **fields
+    ) -> None:
+        self.tenant = Tenant.objects.create(name=slug.title(), slug=slug, purpose=purpose, **fields)
         self.key, self.raw_key = ApiKey.issue(self.tenant, "test", list(scopes))
         self.client = APIClient()
         self.client.credentials(HTTP_AUTHORIZATION=f"Api-Key {self.raw_key}")

@@ -32,6 +32,11 @@ class AnalyzerSpec:
     ``analysis_gpu`` queue and it is loaded on CUDA when present, on CPU otherwise.
     ``model_version`` and ``weights_sha256`` are stored with every result, so a re-run
     with a new model sits beside the old result instead of overwriting it.
+    ``model_card`` is the model's documentation: a Markdown file (absolute, or relative to
+    the project root) or an http(s) URL; the API links it from the analyzer's entry.
+    ``infers_emotion_from_faces`` must be True for any analyzer that reads emotions or
+    expressions off faces (also as one component): the law forbids that for some purposes
+    (EU AI Act, Art. 5(1)(f)), so the server refuses such analyzers for those tenants.
     """
 
     name: str
@@ -49,6 +54,7 @@ class AnalyzerSpec:
     weights_sha256: str = ""
     model_card: str = ""
     licence: str = ""
+    infers_emotion_from_faces: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "media_kinds", frozenset(self.media_kinds))

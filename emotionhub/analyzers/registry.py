@@ -84,6 +84,8 @@ def spec_problems(name: str) -> list[str]:
         problems.append(f"queue must be one of {KNOWN_QUEUES}")
     if not spec.version:
         problems.append("version must not be empty")
+    if not isinstance(spec.infers_emotion_from_faces, bool):
+        problems.append("infers_emotion_from_faces must be True or False")
     for field in ("result_schema", "settings_schema"):
         try:
             Draft202012Validator.check_schema(dict(getattr(spec, field)))

@@ -7,7 +7,13 @@ from collections import Counter
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from emotionhub.jobs.models import ACTIVE_STATUSES, AnalysisJob, AnalysisResult, Submission
+from emotionhub.jobs.models import (
+    ACTIVE_STATUSES,
+    AnalysisJob,
+    AnalysisResult,
+    Consent,
+    Submission,
+)
 from emotionhub.media.models import Media
 
 
@@ -49,11 +55,14 @@ class JobSerializer(serializers.ModelSerializer):
 
 
 class ResultSerializer(serializers.ModelSerializer):
+    consent = serializers.SerializerMethodField()
+
     class Meta:
         model = AnalysisResult
         fields = [
             "id",
             "media",
+            "consent",
             "job",
             "analyzer",
             "analyzer_version",
@@ -66,6 +75,12 @@ class ResultSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=Consent.choices, allow_null=True))
+    def get_consent(self, result: AnalysisResult) -> str | None:
+        """The consent stated with the submission that brought the media."""
+        submission = result.media.submission
+        return submission.consent if submission else None
 
 
 class MediaSerializer(serializers.ModelSerializer):
@@ -134,6 +149,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "progress",
             "job_counts",
             "idempotency_key",
+            "consent",
             "created_at",
             "finished_at",
             "webhook",
@@ -215,6 +231,13 @@ class SubmissionCreateSerializer(serializers.Serializer):
         help_text='Per-analyzer options, e.g. {"facial_emotion": {"detector": "haar"}}.',
     )
     caption = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+    consent = serializers.ChoiceField(
+        choices=Consent.choices,
+        required=False,
+        default=Consent.UNKNOWN,
+        help_text="Consent of the people shown: given, not_required, or unknown (default). "
+        "Tenants with require_consent refuse images and videos unless given/not_required.",
+    )
     webhook_url = serializers.URLField(
         required=False, allow_blank=True, default="", max_length=1000
     )
@@ -231,6 +254,12 @@ class AnalyzerSpecSerializer(serializers.Serializer):
     model_version = serializers.CharField()
     weights_sha256 = serializers.CharField()
     model_card = serializers.CharField()
+    model_card_url = serializers.CharField(
+        allow_null=True, help_text="Where to read the model card (null when none is shipped)."
+    )
+    infers_emotion_from_faces = serializers.BooleanField(
+        help_text="Reads emotions off faces: refused for prohibited or undeclared purposes."
+    )
     licence = serializers.CharField()
     result_schema = serializers.DictField()
     settings_schema = serializers.DictField()

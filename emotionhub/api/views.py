@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Prefetch
+from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from emotionhub.accounts.principal import principal_for
-from emotionhub.analyzers import registry
+from emotionhub.analyzers import model_cards, registry
 from emotionhub.api import filters, serializers
 from emotionhub.api.errors import ApiError, reject_unknown_fields
 from emotionhub.jobs import lifecycle
@@ -102,6 +104,7 @@ class SubmissionViewSet(
                 caption=data["caption"],
                 webhook_url=data["webhook_url"],
                 idempotency_key=key,
+                consent=data["consent"],
             ),
         )
         body = serializers.SubmissionSerializer(self.get_queryset().get(pk=submission.pk)).data
@@ -176,7 +179,7 @@ class ResultViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["created_at", "analyzer", "duration_ms"]
 
     def get_queryset(self):
-        return self.tenant_queryset(AnalysisResult.objects.all())
+        return self.tenant_queryset(AnalysisResult.objects.select_related("media__submission"))
 
 
 class AnalyzerViewSet(viewsets.ViewSet):
@@ -188,14 +191,36 @@ class AnalyzerViewSet(viewsets.ViewSet):
 
     @extend_schema(responses=serializers.AnalyzerSpecSerializer(many=True))
     def list(self, request):
-        specs = [spec.as_dict() for spec in registry.enabled_specs()]
+        specs = [_spec_entry(spec) for spec in registry.enabled_specs()]
         return Response(serializers.AnalyzerSpecSerializer(specs, many=True).data)
 
     @extend_schema(responses=serializers.AnalyzerSpecSerializer)
     def retrieve(self, request, name=None):
-        try:
-            spec = registry.get_spec(name)
-        except registry.UnknownAnalyzer:
-            message = f"No enabled analyzer named {name!r}."
-            raise ApiError("not_found", message, status=404) from None
-        return Response(serializers.AnalyzerSpecSerializer(spec.as_dict()).data)
+        spec = _enabled_spec(name)
+        return Response(serializers.AnalyzerSpecSerializer(_spec_entry(spec)).data)
+
+    @extend_schema(
+        responses={(200, "text/markdown"): OpenApiResponse(description="The model card.")},
+        auth=[],
+    )
+    @action(detail=True, methods=["get"], url_path="model-card", permission_classes=[AllowAny])
+    def model_card(self, request, name=None):
+        """The analyzer's model card (Markdown): public, like the documentation it is."""
+        spec = _enabled_spec(name)
+        path = model_cards.card_file(spec)
+        if path is None:
+            url = model_cards.card_url(spec)
+            message = f"{name} ships no model card file" + (f"; see {url}." if url else ".")
+            raise ApiError("not_found", message, status=404, details={"model_card_url": url})
+        return FileResponse(path.open("rb"), content_type="text/markdown; charset=utf-8")
+
+
+def _enabled_spec(name: str):
+    try:
+        return registry.get_spec(name)
+    except registry.UnknownAnalyzer:
+        raise ApiError("not_found", f"No enabled analyzer named {name!r}.", status=404) from None
+
+
+def _spec_entry(spec) -> dict:
+    return {**spec.as_dict(), "model_card_url": model_cards.card_url(spec)}

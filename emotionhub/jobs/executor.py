@@ -16,6 +16,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import default_storage
 
+from emotionhub.accounts.models import Tenant
+from emotionhub.accounts.purpose import face_emotion_refusal
 from emotionhub.analyzers import registry
 from emotionhub.analyzers.contract import AnalyzerError, Item
 from emotionhub.analyzers.runner import run_batch
@@ -58,6 +60,8 @@ def _run_analyzer(name: str, jobs: list[AnalysisJob], worker: str) -> None:
     if settings.EMOTIONHUB_MICRO_BATCH and spec.max_batch_size > len(jobs):
         room = spec.max_batch_size - len(jobs)
         jobs = jobs + lifecycle.claim_waiting(name, room, worker, {str(j.pk) for j in jobs})
+    if spec.infers_emotion_from_faces:
+        jobs = _refuse_prohibited_purposes(name, jobs)
     runnable: list[tuple[AnalysisJob, Item]] = []
     for job in jobs:
         try:
@@ -80,6 +84,27 @@ def _run_analyzer(name: str, jobs: list[AnalysisJob], worker: str) -> None:
             )
         else:
             lifecycle.record_failure(job, outcome.error)
+
+
+def _refuse_prohibited_purposes(name: str, jobs: list[AnalysisJob]) -> list[AnalysisJob]:
+    """Fail (permanently) the jobs of tenants whose purpose now forbids this analyzer.
+
+    The API refuses such submissions; this catches a purpose changed after submitting.
+    Undeclared purposes are not refused here: those jobs were accepted before the rule.
+    """
+    purposes = dict(
+        Tenant.objects.filter(pk__in={job.tenant_id for job in jobs}).values_list("id", "purpose")
+    )
+    allowed = []
+    for job in jobs:
+        refusal = face_emotion_refusal(purposes[job.tenant_id], [name], require_declared=False)
+        if refusal is None:
+            allowed.append(job)
+        else:
+            lifecycle.record_failure(
+                job, AnalyzerError(refusal.code, refusal.message, permanent=True)
+            )
+    return allowed
 
 
 def build_item(job: AnalysisJob) -> Item:

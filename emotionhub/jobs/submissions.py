@@ -18,12 +18,13 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from emotionhub.accounts.principal import Principal
+from emotionhub.accounts.purpose import check_face_emotion_allowed
 from emotionhub.analyzers import registry
 from emotionhub.analyzers.runner import validate_settings
 from emotionhub.api.errors import ApiError
 from emotionhub.jobs import webhooks
 from emotionhub.jobs.dispatch import enqueue_after_commit
-from emotionhub.jobs.models import AnalysisJob, JobStatus, Submission, WebhookStatus
+from emotionhub.jobs.models import AnalysisJob, Consent, JobStatus, Submission, WebhookStatus
 from emotionhub.media.models import Media, MediaKind
 from emotionhub.media.remote import fetch_upload
 from emotionhub.media.sanitize import strip_metadata
@@ -43,6 +44,7 @@ class SubmissionRequest:
     caption: str = ""
     webhook_url: str = ""
     idempotency_key: str | None = None
+    consent: str = Consent.UNKNOWN  # what the submitter states about the people shown
 
 
 @dataclasses.dataclass
@@ -58,6 +60,8 @@ class _PlannedItem:
 def create_submission(principal: Principal, req: SubmissionRequest) -> tuple[Submission, bool]:
     """Return ``(submission, created)``; ``created`` is False for an idempotent replay."""
     plan = _plan(req, keep_metadata=principal.tenant.keep_image_metadata)
+    check_face_emotion_allowed(principal.tenant, {n for item in plan for n in item.analyzers})
+    _check_consent(principal.tenant, req.consent, plan)
     fingerprint = _fingerprint(req, plan)
     if req.idempotency_key:
         existing = _replay(principal, req.idempotency_key, fingerprint)
@@ -71,6 +75,7 @@ def create_submission(principal: Principal, req: SubmissionRequest) -> tuple[Sub
                 api_key=principal.api_key,
                 idempotency_key=req.idempotency_key or None,
                 fingerprint=fingerprint,
+                consent=req.consent,
                 webhook_url=req.webhook_url,
                 webhook_status=WebhookStatus.NONE,
             )
@@ -88,6 +93,22 @@ def create_submission(principal: Principal, req: SubmissionRequest) -> tuple[Sub
         _delete_files(saved_files)
         raise
     return submission, True
+
+
+def _check_consent(tenant, consent: str, plan: list[_PlannedItem]) -> None:
+    """422 ``consent_required`` for image/video items of a tenant that requires consent,
+    unless the submitter states it was given or is not required."""
+    if not tenant.require_consent or consent in (Consent.GIVEN, Consent.NOT_REQUIRED):
+        return
+    visual = [index for index, item in enumerate(plan) if item.kind != MediaKind.TEXT]
+    if visual:
+        raise ApiError(
+            "consent_required",
+            "This tenant requires consent for images and videos: send consent=given (the "
+            "people shown agreed) or consent=not_required; see docs/responsible-use.md.",
+            status=422,
+            details={"items": visual, "allowed": [Consent.GIVEN, Consent.NOT_REQUIRED]},
+        )
 
 
 def check_capacity() -> None:
@@ -246,6 +267,8 @@ def _fingerprint(req: SubmissionRequest, plan: list[_PlannedItem]) -> str:
         "caption": req.caption,
         "webhook": req.webhook_url,
     }
+    if req.consent != Consent.UNKNOWN:  # only then, so earlier fingerprints still match
+        described["consent"] = req.consent
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 

@@ -150,6 +150,10 @@ def ingest(
         for url in item.image_urls[: limits.media_per_post]:
             if not kinds["image"]:
                 refused.append(MediaRefused(url, "no_image_analyzer", "not analysed").as_dict())
+            elif source.tenant.require_consent:
+                # Posts carry no statement of consent; the text is still analysed.
+                reason = "the tenant requires consent, which posts do not state"
+                refused.append(MediaRefused(url, "consent_required", reason).as_dict())
             elif media_budget <= 0:
                 refused.append(MediaRefused(url, "media_cap", "per-run media cap").as_dict())
             else:

@@ -16,6 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from emotionhub.accounts.principal import principal_for
+from emotionhub.accounts.purpose import check_face_emotion_allowed
+from emotionhub.analyzers import registry
 from emotionhub.api.errors import ApiError, reject_unknown_fields
 from emotionhub.api.views import TenantScopedMixin
 from emotionhub.jobs.models import AnalysisJob, AnalysisResult
@@ -79,8 +81,10 @@ class SourceViewSet(
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
         interval = form.validated_data.pop("interval_seconds", None)
+        tenant = principal_for(request).tenant
+        _check_purpose(tenant, form.validated_data.get("analyzers") or [])
         with transaction.atomic():
-            source = form.save(tenant=principal_for(request).tenant)
+            source = form.save(tenant=tenant)
             schedules.sync_schedule(source, interval)
         body = self.get_serializer(self.get_queryset().get(pk=source.pk)).data
         if source.kind == SourceKind.WEBHOOK:
@@ -97,6 +101,9 @@ class SourceViewSet(
         form = self.get_serializer(source, data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         interval = form.validated_data.pop("interval_seconds", None)
+        if "analyzers" in form.validated_data or form.validated_data.get("enabled"):
+            analyzers = form.validated_data.get("analyzers", source.analyzers)
+            _check_purpose(source.tenant, analyzers or [])
         extra = {}
         if "config" in form.validated_data and form.validated_data["config"] != source.config:
             extra["cursor"] = {}  # the old cursor belongs to another feed or query
@@ -150,6 +157,12 @@ class SourceViewSet(
         source.push_secret = new_push_secret()
         source.save(update_fields=["push_secret"])
         return Response({**self.get_serializer(source).data, "push_secret": source.push_secret})
+
+
+def _check_purpose(tenant, analyzers: list[str]) -> None:
+    """403 when the source would run face emotion analyzers its tenant's purpose forbids
+    (an empty list runs every enabled analyzer)."""
+    check_face_emotion_allowed(tenant, analyzers or registry.enabled_names())
 
 
 def _post_queryset():

@@ -178,8 +178,9 @@ class FacialEmotionAnalyzer(Analyzer):
         device="gpu",
         max_batch_size=16,
         model_version=f"{DEFAULT_MODEL} (default; per-result model_version names the weights)",
-        model_card="ml/weights/",
+        model_card="ml/weights/MODEL_CARD.md",
         licence="Apache-2.0 code; weights: see model cards",
+        infers_emotion_from_faces=True,
         result_schema=RESULT_SCHEMA,
         settings_schema=SETTINGS_SCHEMA,
     )

@@ -44,6 +44,7 @@ class ImageSentimentAnalyzer(Analyzer):
         model_card="plugins/image_sentiment/README.md",
         licence="Apache-2.0 code; models: see the facial_emotion and text_sentiment cards; "
         "tesseract Apache-2.0",
+        infers_emotion_from_faces=True,  # its face component reads facial expressions
         result_schema=RESULT_SCHEMA,
         settings_schema=SETTINGS_SCHEMA,
     )
