@@ -4,6 +4,8 @@ from rest_framework.routers import DefaultRouter
 
 from emotionhub.api import views
 from emotionhub.api.health import HealthView
+from emotionhub.audit.api import AuditEventViewSet
+from emotionhub.limits.views import UsageView
 from emotionhub.reporting.api import views as reporting_views
 from emotionhub.social.api import views as social_views
 
@@ -17,9 +19,11 @@ router.register("analyzers", views.AnalyzerViewSet, basename="analyzer")
 router.register("sources", social_views.SourceViewSet, basename="source")
 router.register("posts", social_views.PostViewSet, basename="post")
 router.register("brands", reporting_views.BrandViewSet, basename="brand")
+router.register("audit-events", AuditEventViewSet, basename="audit_event")
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
+    path("usage", UsageView.as_view(), name="usage"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("sources/<uuid:pk>/push", social_views.PushView.as_view(), name="source-push"),

@@ -16,6 +16,7 @@ from emotionhub.accounts.principal import principal_for
 from emotionhub.analyzers import model_cards, registry
 from emotionhub.api import filters, serializers
 from emotionhub.api.errors import ApiError, reject_unknown_fields
+from emotionhub.audit.viewmixins import AuditedViewMixin
 from emotionhub.jobs import lifecycle
 from emotionhub.jobs.models import AnalysisJob, AnalysisResult, Submission
 from emotionhub.jobs.submissions import SubmissionRequest, check_capacity, create_submission
@@ -30,8 +31,11 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-class TenantScopedMixin:
-    """Every queryset is filtered to the caller's tenant: others' rows answer 404."""
+class TenantScopedMixin(AuditedViewMixin):
+    """Every queryset is filtered to the caller's tenant: others' rows answer 404.
+
+    Every successful request is recorded in the audit log (``AuditedViewMixin``).
+    """
 
     def tenant_queryset(self, queryset):
         principal = principal_for(self.request)
@@ -142,6 +146,7 @@ class MediaViewSet(
         name = instance.file.name if instance.file else None
         storage = instance.file.storage if instance.file else None
         with transaction.atomic():
+            self.audit_deletion(instance)
             instance.delete()
             if name:
                 transaction.on_commit(lambda: storage.delete(name))

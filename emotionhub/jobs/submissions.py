@@ -25,6 +25,7 @@ from emotionhub.api.errors import ApiError
 from emotionhub.jobs import webhooks
 from emotionhub.jobs.dispatch import enqueue_after_commit
 from emotionhub.jobs.models import AnalysisJob, Consent, JobStatus, Submission, WebhookStatus
+from emotionhub.limits import quota
 from emotionhub.media.models import Media, MediaKind
 from emotionhub.media.remote import fetch_upload
 from emotionhub.media.sanitize import strip_metadata
@@ -59,6 +60,8 @@ class _PlannedItem:
 
 def create_submission(principal: Principal, req: SubmissionRequest) -> tuple[Submission, bool]:
     """Return ``(submission, created)``; ``created`` is False for an idempotent replay."""
+    if not req.idempotency_key:  # a replay must still answer when the quota is used up
+        quota.check(principal.api_key, len(req.files) + len(req.texts) + len(req.urls))
     plan = _plan(req, keep_metadata=principal.tenant.keep_image_metadata)
     check_face_emotion_allowed(principal.tenant, {n for item in plan for n in item.analyzers})
     _check_consent(principal.tenant, req.consent, plan)
@@ -70,6 +73,7 @@ def create_submission(principal: Principal, req: SubmissionRequest) -> tuple[Sub
     saved_files: list[str] = []
     try:
         with transaction.atomic():
+            quota.consume(principal.api_key, len(plan))
             submission = Submission.objects.create(
                 tenant=principal.tenant,
                 api_key=principal.api_key,

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "emotionhub.reporting",
     "emotionhub.review",
     "emotionhub.audit",
+    "emotionhub.limits",
     "emotionhub.api",
 ]
 
@@ -44,6 +45,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "emotionhub.limits.throttling.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "emotionhub.urls"
@@ -102,6 +104,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "emotionhub.api.errors.exception_handler",
+    # Requests per minute per API key (emotionhub/limits/throttling.py, in CACHES).
+    "DEFAULT_THROTTLE_CLASSES": ["emotionhub.limits.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -142,6 +146,17 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"ApiKeyAuth": []}],
+}
+
+# Rate-limit counters: Redis, shared by every web process, when REDIS_URL (or CACHE_URL)
+# is set; otherwise per-process memory (the single-process quick start).
+CACHE_URL = env_str("CACHE_URL", env_str("REDIS_URL", ""))
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL.startswith(("redis://", "rediss://", "unix://"))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 
 # --- Celery -----------------------------------------------------------------------------

@@ -27,6 +27,9 @@ EMOTIONHUB_ANALYZERS = [
     "image_sentiment",
 ]
 EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE = True
+# Load and fuzz tests send hundreds of requests a minute with one key; the rate-limit
+# tests set per-key limits (tests/test_limits.py).
+EMOTIONHUB_RATE_LIMIT_PER_MINUTE = env_int("EMOTIONHUB_RATE_LIMIT_PER_MINUTE", 0)
 EMOTIONHUB_RETRY_BASE_SECONDS = 0.2
 EMOTIONHUB_RETRY_MAX_SECONDS = 1.0
 EMOTIONHUB_MAX_ATTEMPTS = 3
