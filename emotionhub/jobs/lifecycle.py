@@ -123,6 +123,10 @@ def record_success(
 ) -> None:
     with transaction.atomic():
         _lock_submission(job.submission_id)
+        if not AnalysisJob.objects.filter(pk=job.pk).exists():
+            # The media was deleted while it ran (deletion takes the same lock first).
+            log.info("job %s was deleted while running; result dropped", job.pk)
+            return
         # ON CONFLICT DO NOTHING: a duplicated run never doubles a result.
         AnalysisResult.objects.bulk_create(
             [

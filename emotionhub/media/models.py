@@ -21,8 +21,9 @@ class Media(models.Model):
     submission = models.ForeignKey(
         "jobs.Submission", on_delete=models.CASCADE, related_name="media", null=True, blank=True
     )
+    # Deleting a post deletes its media (and, through them, every derived row and file).
     source_post = models.ForeignKey(
-        "social.Post", on_delete=models.SET_NULL, related_name="media", null=True, blank=True
+        "social.Post", on_delete=models.CASCADE, related_name="media", null=True, blank=True
     )
     kind = models.CharField(max_length=8, choices=MediaKind.choices)
     file = models.FileField(upload_to=media_upload_path, max_length=300, blank=True)

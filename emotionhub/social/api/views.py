@@ -15,6 +15,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from emotionhub import audit
 from emotionhub.accounts.principal import principal_for
 from emotionhub.accounts.purpose import check_face_emotion_allowed
 from emotionhub.analyzers import registry
@@ -24,6 +25,7 @@ from emotionhub.jobs.models import AnalysisJob, AnalysisResult
 from emotionhub.media.models import Media
 from emotionhub.social import push, schedules
 from emotionhub.social.api import serializers
+from emotionhub.social.deletion import delete_post
 from emotionhub.social.models import (
     Post,
     RunTrigger,
@@ -177,11 +179,26 @@ def _post_queryset():
     )
 
 
-class PostViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
-    """Ingested posts; the detail gathers the post's media, jobs, results and a summary."""
+class PostViewSet(TenantScopedMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Ingested posts; the detail gathers the post's media, jobs, results and a summary.
+    Deleting a post removes its media, files, jobs, results, facts and review labels."""
 
     filterset_class = PostFilter
     ordering_fields = ["ingested_at", "posted_at"]
+
+    def perform_destroy(self, instance: Post) -> None:
+        post_id = instance.pk  # Model.delete() clears it
+        with transaction.atomic():
+            deleted = delete_post(instance)
+            audit.record(
+                audit.Action.DELETE,
+                tenant=instance.tenant_id,
+                obj_type="post",
+                obj_id=post_id,
+                count=len(deleted),
+                details={"media": deleted[:100], "external_id": instance.external_id[:200]},
+                request=self.request,
+            )
 
     def get_serializer_class(self):
         if self.action == "retrieve":
