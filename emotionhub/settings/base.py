@@ -193,7 +193,12 @@ CELERY_BEAT_SCHEDULE = {
     "refresh reports and alerts": {
         "task": "emotionhub.reporting.tasks.refresh_reports",
         "schedule": env_float("EMOTIONHUB_REPORTING_SECONDS", 300.0),
-    }
+    },
+    # Tenants' media_retention_days (emotionhub/media/retention.py): files and face data.
+    "purge expired media": {
+        "task": "emotionhub.media.tasks.purge_expired_media",
+        "schedule": env_float("EMOTIONHUB_RETENTION_PURGE_SECONDS", 3600.0),
+    },
 }
 
 # --- EmotionHub ---------------------------------------------------------------------------
