@@ -1,24 +1,34 @@
 from django.contrib import admin
 
 from emotionhub.accounts.models import ApiKey, Tenant, TenantMembership
+from emotionhub.audit.admin_mixins import AuditedAdminMixin
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "created_at")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
 
 
 @admin.register(TenantMembership)
-class TenantMembershipAdmin(admin.ModelAdmin):
+class TenantMembershipAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("user", "tenant", "scopes")
     list_select_related = ("user", "tenant")
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("name", "tenant", "prefix", "scopes", "expires_at", "revoked_at")
+class ApiKeyAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "name",
+        "tenant",
+        "prefix",
+        "scopes",
+        "rate_limit_per_minute",
+        "daily_item_quota",
+        "expires_at",
+        "revoked_at",
+    )
     list_filter = ("tenant",)
     readonly_fields = ("prefix", "created_at", "last_used_at")
     exclude = ("hashed_key",)

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
 
+from emotionhub.audit.admin_mixins import AuditedAdminMixin
 from emotionhub.jobs.dispatch import enqueue_after_commit
 from emotionhub.jobs.models import (
     FINAL_STATUSES,
@@ -14,7 +15,7 @@ from emotionhub.jobs.models import (
 
 
 @admin.register(Submission)
-class SubmissionAdmin(admin.ModelAdmin):
+class SubmissionAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("id", "tenant", "created_at", "finished_at", "webhook_status")
     list_filter = ("tenant", "webhook_status")
     readonly_fields = [f.name for f in Submission._meta.fields]
@@ -51,7 +52,7 @@ class AnalysisJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(AnalysisResult)
-class AnalysisResultAdmin(admin.ModelAdmin):
+class AnalysisResultAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("id", "analyzer", "model_version", "device", "duration_ms", "created_at")
     list_filter = ("analyzer", "model_version", "tenant")
     readonly_fields = [f.name for f in AnalysisResult._meta.fields]

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from emotionhub.audit.admin_mixins import AuditedAdminMixin
 from emotionhub.media.models import Media
 
 
 @admin.register(Media)
-class MediaAdmin(admin.ModelAdmin):
+class MediaAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("id", "kind", "mime", "size", "tenant", "created_at")
     list_filter = ("kind", "tenant")
     search_fields = ("id", "sha256", "original_name")

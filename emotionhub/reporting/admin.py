@@ -4,13 +4,14 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from emotionhub.audit.admin_mixins import AuditedAdminMixin
 from emotionhub.reporting.access import membership_tenant, scope_queryset
 from emotionhub.reporting.models import Alert, Brand
 from emotionhub.social.models import Source
 
 
 @admin.register(Brand)
-class BrandAdmin(admin.ModelAdmin):
+class BrandAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "tenant", "dashboard", "alert_webhook_url", "created_at")
     filter_horizontal = ("sources",)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -12,11 +13,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from emotionhub.audit import Action, record
 from emotionhub.media.models import MediaKind
 from emotionhub.reporting import alerts, csv_export, facts, queries
 from emotionhub.reporting.access import membership_tenant
 from emotionhub.reporting.filters import FilterError, parse
 from emotionhub.reporting.models import Brand, ResultFact
+
+log = logging.getLogger(__name__)
+AUDIT_UNAVAILABLE = "audit_unavailable: the export could not be recorded, so it was refused."
 
 
 def _tenant(request: HttpRequest):
@@ -56,6 +61,15 @@ def dashboard(request: HttpRequest, pk) -> HttpResponse:
         error = exc
         filters = parse(brand, {})
     data = queries.report(filters)
+    record(
+        Action.VIEW,
+        tenant=brand.tenant,
+        obj_type="dashboard",
+        obj_id=brand.pk,
+        details=filters.as_query(),
+        request=request,
+        strict=False,
+    )
     for row in data["top_positive"] + data["top_negative"]:
         if row["thumbnail"]:
             row["thumbnail_url"] = reverse("reporting:media-image", args=[row["media"]])
@@ -106,7 +120,21 @@ def chart_csv(request: HttpRequest, pk, chart: str) -> HttpResponse:
         filters = parse(brand, request.GET)
     except FilterError as exc:
         return HttpResponse(f"{exc.code}: {exc.message}", status=400, content_type="text/plain")
-    response = HttpResponse(csv_export.chart_csv(chart, filters), content_type="text/csv")
+    body = csv_export.chart_csv(chart, filters)
+    try:  # an export nobody can trace is not served
+        record(
+            Action.EXPORT,
+            tenant=brand.tenant,
+            obj_type="dashboard_csv",
+            obj_id=brand.pk,
+            count=max(0, body.count("\n") - 1),
+            details={"chart": chart, **filters.as_query()},
+            request=request,
+        )
+    except Exception:
+        log.exception("refusing a CSV export whose audit event could not be written")
+        return HttpResponse(AUDIT_UNAVAILABLE, status=503, content_type="text/plain")
+    response = HttpResponse(body, content_type="text/csv")
     name = f"{brand.name}-{chart}-{filters.start}-{filters.end}.csv".replace('"', "")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -6,6 +6,8 @@ Reviewers are staff users with a tenant membership; they see their tenant only (
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import admin, messages
 from django.db.models import Exists, F, OuterRef
 from django.http import FileResponse, Http404, HttpResponse
@@ -14,12 +16,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from emotionhub.audit import Action, record
 from emotionhub.reporting import facts
 from emotionhub.reporting.access import export_tenant, scope_queryset
 from emotionhub.review import agreement, exports, labels
 from emotionhub.review.models import ReviewItem, ReviewLabel
 from emotionhub.review.targets import REVIEWABLE_ANALYZERS, SENTIMENT_LABELS, targets
 from emotionhub.social.models import Source
+
+log = logging.getLogger(__name__)
 
 
 class LabelFilter(admin.SimpleListFilter):
@@ -180,11 +185,11 @@ class ReviewItemAdmin(admin.ModelAdmin):
     # ---- bulk actions -----------------------------------------------------------------
     @admin.action(description="Accept the model's labels (unreviewed targets)")
     def accept_model_labels(self, request, queryset):
-        count = labels.accept_model_labels(queryset, request.user)
+        count = labels.accept_model_labels(queryset, request.user, request=request)
         self.message_user(request, f"{count} labels accepted.", messages.SUCCESS)
 
     def _label_all(self, request, queryset, label: str) -> None:
-        count = labels.set_item_label(queryset, label, request.user)
+        count = labels.set_item_label(queryset, label, request.user, request=request)
         self.message_user(request, f"{count} items labelled {label}.", messages.SUCCESS)
 
     @admin.action(description="Label selected posts negative")
@@ -218,25 +223,46 @@ class ReviewItemAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise Http404
 
+    def _audited(self, request, export: str, count: int, response):
+        """Serve ``response`` only once its export is in the audit log."""
+        try:
+            record(
+                Action.EXPORT,
+                tenant=export_tenant(request.user),
+                obj_type="review_export",
+                obj_id=export,
+                count=count,
+                request=request,
+            )
+        except Exception:
+            log.exception("refusing a review export whose audit event could not be written")
+            return HttpResponse(
+                "audit_unavailable: the export could not be recorded, so it was refused.",
+                status=503,
+                content_type="text/plain",
+            )
+        return response
+
     def export_csv(self, request):
         self._require_view(request)
-        response = HttpResponse(
-            exports.write_csv(export_tenant(request.user)), content_type="text/csv"
-        )
+        tenant = export_tenant(request.user)
+        response = HttpResponse(exports.write_csv(tenant), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="reviewed-labels.csv"'
-        return response
+        count = exports.current_labels(tenant).count()
+        return self._audited(request, "labels.csv", count, response)
 
     def export_faces(self, request):
         self._require_view(request)
-        archive, _ = exports.write_faces_zip(export_tenant(request.user))
-        return FileResponse(archive, as_attachment=True, filename="reviewed-faces.zip")
+        archive, count = exports.write_faces_zip(export_tenant(request.user))
+        response = FileResponse(archive, as_attachment=True, filename="reviewed-faces.zip")
+        return self._audited(request, "faces.zip", count, response)
 
     def export_text(self, request):
         self._require_view(request)
-        data, _ = exports.write_text_zip(export_tenant(request.user))
+        data, count = exports.write_text_zip(export_tenant(request.user))
         response = HttpResponse(data, content_type="application/zip")
         response["Content-Disposition"] = 'attachment; filename="reviewed-text.zip"'
-        return response
+        return self._audited(request, "text.zip", count, response)
 
     def agreement_view(self, request):
         self._require_view(request)
@@ -269,7 +295,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
             if not label:
                 continue
             try:
-                labels.record(item, target.name, label, request.user)
+                labels.record(item, target.name, label, request.user, request=request)
                 saved += 1
             except labels.ReviewError as exc:
                 errors.append(exc.message)

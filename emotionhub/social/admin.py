@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from emotionhub.audit.admin_mixins import AuditedAdminMixin
 from emotionhub.social import schedules
 from emotionhub.social.connectors import InvalidConfig, clean_config
 from emotionhub.social.models import Post, RunTrigger, Source, SourceRun
@@ -64,7 +65,7 @@ class SourceRunInline(admin.TabularInline):
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "kind",
@@ -116,7 +117,7 @@ class SourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
+class PostAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("external_id", "source", "author", "posted_at", "ingested_at")
     list_filter = ("source",)
     search_fields = ("text", "author", "external_id")
