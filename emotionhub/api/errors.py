@@ -55,7 +55,12 @@ def reject_unknown_fields(data, serializer) -> None:
     """400 ``unknown_field`` for request keys the serializer does not accept as input.
 
     DRF silently drops unknown and read-only keys; a typo'd field should not be ignored.
+    A body that is not an object at all (a JSON list, a number) is a 400 too, not a 500.
     """
+    if not hasattr(data, "keys"):
+        raise ApiError(
+            "malformed_request", "The request body must be an object of fields.", status=400
+        )
     allowed = {name for name, field in serializer.fields.items() if not field.read_only}
     unknown = sorted(set(data.keys()) - allowed)
     if unknown:

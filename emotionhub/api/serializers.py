@@ -195,6 +195,8 @@ class CommaSeparatedListField(serializers.ListField):
     def to_internal_value(self, data):
         if isinstance(data, str):
             data = [data]
+        elif not isinstance(data, list | tuple):  # a JSON number, bool or object
+            self.fail("not_a_list", input_type=type(data).__name__)
         parts = [part.strip() for value in data for part in str(value).split(",")]
         return super().to_internal_value([part for part in parts if part])
 

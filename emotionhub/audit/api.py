@@ -13,7 +13,9 @@ from emotionhub.audit.models import AuditEvent
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    actor_user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor_user = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = AuditEvent

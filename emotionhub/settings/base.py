@@ -146,6 +146,10 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"ApiKeyAuth": []}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "emotionhub.api.openapi_errors.add_error_responses",
+    ],
 }
 
 # Rate-limit counters: Redis, shared by every web process, when REDIS_URL (or CACHE_URL)

@@ -20,6 +20,7 @@ from emotionhub.accounts.principal import principal_for
 from emotionhub.accounts.purpose import check_face_emotion_allowed
 from emotionhub.analyzers import registry
 from emotionhub.api.errors import ApiError, reject_unknown_fields
+from emotionhub.api.filters import UtcIsoDateTimeFilter
 from emotionhub.api.views import TenantScopedMixin
 from emotionhub.jobs.models import AnalysisJob, AnalysisResult
 from emotionhub.media.models import Media
@@ -47,9 +48,9 @@ class SourceFilter(django_filters.FilterSet):
 
 
 class PostFilter(django_filters.FilterSet):
-    posted_after = django_filters.IsoDateTimeFilter(field_name="posted_at", lookup_expr="gte")
-    posted_before = django_filters.IsoDateTimeFilter(field_name="posted_at", lookup_expr="lt")
-    ingested_after = django_filters.IsoDateTimeFilter(field_name="ingested_at", lookup_expr="gte")
+    posted_after = UtcIsoDateTimeFilter(field_name="posted_at", lookup_expr="gte")
+    posted_before = UtcIsoDateTimeFilter(field_name="posted_at", lookup_expr="lt")
+    ingested_after = UtcIsoDateTimeFilter(field_name="ingested_at", lookup_expr="gte")
 
     class Meta:
         model = Post
