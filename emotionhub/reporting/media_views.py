@@ -2,6 +2,7 @@
 
 Media files are not served from MEDIA_URL (they belong to tenants): this view checks the
 signed-in user's tenant first, and re-encodes so no original bytes or metadata leak.
+Tenants with ``blur_faces`` get every face blurred (``face_blur``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from emotionhub.media.models import Media, MediaKind
 from emotionhub.reporting.access import scope_queryset
+from emotionhub.reporting.face_blur import blur_faces
 
 DEFAULT_SIZE = 160
 MAX_SIZE = 1600
@@ -28,16 +30,19 @@ def media_image(request: HttpRequest, pk) -> HttpResponse:
     if not 16 <= size <= MAX_SIZE:
         return HttpResponseBadRequest(f"size must be between 16 and {MAX_SIZE}")
     media = scope_queryset(Media.objects.filter(kind=MediaKind.IMAGE), request.user)
-    media = media.filter(pk=pk).first()
+    media = media.select_related("tenant").filter(pk=pk).first()
     if media is None or not media.file:
         raise Http404("No such image.")
     try:
         with media.file.open("rb") as handle:
             image = Image.open(handle)
+            original_size = image.size
             image.thumbnail((size, size))
             image = image.convert("RGB")
     except (OSError, ValueError, UnidentifiedImageError):
         raise Http404("The stored image cannot be read.") from None
+    if media.tenant.blur_faces:
+        image = blur_faces(media, image, original_size)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
     response = HttpResponse(buffer.getvalue(), content_type="image/jpeg")
