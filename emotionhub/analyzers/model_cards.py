@@ -38,3 +38,20 @@ def card_url(spec: AnalyzerSpec) -> str | None:
     if card_file(spec) is not None:
         return f"/api/v1/analyzers/{spec.name}/model-card"
     return None
+
+
+def card_link(analyzer: str) -> str:
+    """An HTML link to ``analyzer``'s model card for the admin, or "" when it has none."""
+    from django.utils.html import format_html
+
+    from emotionhub.analyzers import registry
+
+    try:
+        url = card_url(registry.get_spec(analyzer))
+    except registry.UnknownAnalyzer:
+        return ""
+    return (
+        format_html('<a href="{}" target="_blank" rel="noopener">model card</a>', url)
+        if url
+        else ""
+    )

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
 
+from emotionhub.analyzers import model_cards
 from emotionhub.audit.admin_mixins import AuditedAdminMixin
 from emotionhub.jobs.dispatch import enqueue_after_commit
 from emotionhub.jobs.models import (
@@ -16,8 +17,8 @@ from emotionhub.jobs.models import (
 
 @admin.register(Submission)
 class SubmissionAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "tenant", "created_at", "finished_at", "webhook_status")
-    list_filter = ("tenant", "webhook_status")
+    list_display = ("id", "tenant", "consent", "created_at", "finished_at", "webhook_status")
+    list_filter = ("tenant", "consent", "webhook_status")
     readonly_fields = [f.name for f in Submission._meta.fields]
 
 
@@ -53,9 +54,26 @@ class AnalysisJobAdmin(admin.ModelAdmin):
 
 @admin.register(AnalysisResult)
 class AnalysisResultAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "analyzer", "model_version", "device", "duration_ms", "created_at")
+    list_display = (
+        "id",
+        "analyzer",
+        "model_version",
+        "model_card",
+        "device",
+        "duration_ms",
+        "created_at",
+    )
     list_filter = ("analyzer", "model_version", "tenant")
-    readonly_fields = [f.name for f in AnalysisResult._meta.fields]
+    readonly_fields = [*(f.name for f in AnalysisResult._meta.fields), "model_card", "consent"]
+
+    @admin.display(description="model card")
+    def model_card(self, obj: AnalysisResult) -> str:
+        return model_cards.card_link(obj.analyzer)
+
+    @admin.display(description="consent")
+    def consent(self, obj: AnalysisResult) -> str:
+        submission = obj.media.submission
+        return submission.get_consent_display() if submission else "-"
 
 
 @admin.register(WorkerHeartbeat)

@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from emotionhub.analyzers import model_cards
 from emotionhub.audit import Action, record
 from emotionhub.reporting import facts
 from emotionhub.reporting.access import export_tenant, scope_queryset
@@ -119,6 +120,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
         "created_at",
         "disagree",
         "reviewed",
+        "model_card",
     )
     list_display_links = ("preview",)
     list_filter = (
@@ -181,6 +183,10 @@ class ReviewItemAdmin(admin.ModelAdmin):
     @admin.display(description="reviewed", boolean=True, ordering="reviewed")
     def reviewed(self, obj):
         return obj.reviewed
+
+    @admin.display(description="model card")
+    def model_card(self, obj):
+        return model_cards.card_link(obj.analyzer)
 
     # ---- bulk actions -----------------------------------------------------------------
     @admin.action(description="Accept the model's labels (unreviewed targets)")
