@@ -1,9 +1,25 @@
-"""Production: PostgreSQL + Redis, secrets only from the environment, hardened HTTP."""
+"""Production: PostgreSQL + Redis, secrets only from the environment, hardened HTTP.
+
+Start-up fails (ImproperlyConfigured) without SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and
+REDIS_URL, rather than running on the development defaults of ``base``.
+"""
 
 import os
 
+from django.core.exceptions import ImproperlyConfigured
+
 from emotionhub.settings.base import *  # noqa: F403
 from emotionhub.settings.env import env_bool, env_int
+
+REQUIRED = ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL")
+_missing = [name for name in REQUIRED if not os.environ.get(name, "").strip()]
+if _missing:
+    raise ImproperlyConfigured(
+        f"Production settings need {', '.join(_missing)} in the environment "
+        "(see docs/security.md, deploy checklist)."
+    )
+if len(os.environ["SECRET_KEY"]) < 50 or os.environ["SECRET_KEY"].startswith("django-insecure"):
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters.")
 
 SECRET_KEY = os.environ["SECRET_KEY"]
 DEBUG = False
