@@ -23,5 +23,9 @@ echo "== ruff"; ruff check . && ruff format --check .
 echo "== django checks"
 python manage.py check --fail-level WARNING
 python manage.py makemigrations --check --dry-run
+# Fails on a known vulnerability; packages it could not audit (no PyPI/OSV data) are a loud
+# warning, or a failure with EMOTIONHUB_PIP_AUDIT=require (docs/security.md).
+echo "== pip-audit"
+python scripts/audit_dependencies.py
 echo "== pytest"
 python scripts/testenv.py -- python -m pytest "$@"
