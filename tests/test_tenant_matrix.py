@@ -58,6 +58,7 @@ CASES = [
     ("source-push", "post", "/api/v1/sources/{source}/push", "push"),
     ("post-list", "get", "/api/v1/posts", "list"),
     ("post-detail", "get", "/api/v1/posts/{post}", "detail"),
+    ("post-detail", "delete", "/api/v1/posts/{post}", "write"),
     ("brand-list", "get", "/api/v1/brands", "list"),
     ("brand-detail", "get", "/api/v1/brands/{brand}", "detail"),
     ("brand-detail", "patch", "/api/v1/brands/{brand}", "write"),
