@@ -29,6 +29,14 @@ app.conf.update(
     task_serializer="json",
     accept_content=["json"],
     broker_connection_retry_on_startup=True,
+    # A Redis restart or outage of any length: keep reconnecting (the default gives up
+    # after 100 tries and the worker exits). Jobs whose messages Redis lost are re-sent by
+    # the reconciler, which runs once beat reconnects too.
+    broker_connection_retry=True,
+    broker_connection_max_retries=None,
+    # Running jobs finish and record their outcome in PostgreSQL while the broker is away;
+    # the message is only a carrier, so cancelling them would just waste an attempt.
+    worker_cancel_long_running_tasks_on_connection_loss=False,
     worker_hijack_root_logger=False,
 )
 app.autodiscover_tasks()

@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from emotionhub.analyzers.contract import AnalyzerError, Result
+from emotionhub.jobs.dbretry import retry_on_disconnect
 from emotionhub.jobs.models import (
     ACTIVE_STATUSES,
     AnalysisJob,
@@ -37,6 +38,7 @@ def _claimable(now) -> Q:
     return Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
 
 
+@retry_on_disconnect
 def claim_waiting(analyzer: str, limit: int, worker: str, exclude: set[str]) -> list[AnalysisJob]:
     """Claim up to ``limit`` more queued jobs of ``analyzer`` to fill a micro-batch.
 
@@ -66,6 +68,7 @@ def claim_waiting(analyzer: str, limit: int, worker: str, exclude: set[str]) -> 
     return claimed
 
 
+@retry_on_disconnect
 def claim(job_id, worker: str) -> AnalysisJob | None:
     """Take a job for this worker, or return None when it is not ours to run."""
     now = timezone.now()
@@ -104,6 +107,7 @@ def claim(job_id, worker: str) -> AnalysisJob | None:
     return None
 
 
+@retry_on_disconnect
 def report_progress(job: AnalysisJob, fraction: float) -> None:
     """Record progress and extend the lease, so long analyses are not taken over."""
     AnalysisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
@@ -111,6 +115,7 @@ def report_progress(job: AnalysisJob, fraction: float) -> None:
     )
 
 
+@retry_on_disconnect
 def record_success(
     job: AnalysisJob,
     result: Result,
@@ -149,6 +154,7 @@ def record_success(
         _finish(job, JobStatus.SUCCEEDED, progress=1.0, error_code="", error_message="")
 
 
+@retry_on_disconnect
 def record_failure(job: AnalysisJob, error: AnalyzerError) -> None:
     """Fail at once when the error is permanent; else retry with back-off until the
     attempts are used up, then quarantine."""

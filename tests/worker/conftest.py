@@ -32,7 +32,14 @@ def wait_for(predicate, timeout: float, interval: float = 0.2, message: str = "c
 class WorkerProcess:
     """``celery worker --beat`` in its own process group, so it can be SIGKILLed whole."""
 
-    def __init__(self, name: str, log_dir: Path, concurrency: int = 1, beat: bool = True):
+    def __init__(
+        self,
+        name: str,
+        log_dir: Path,
+        concurrency: int = 1,
+        beat: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ):
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         db = connection.settings_dict
@@ -49,6 +56,7 @@ class WorkerProcess:
             "PYTHONPATH": os.pathsep.join(
                 filter(None, [str(ROOT / "var" / "test-plugins"), os.environ.get("PYTHONPATH")])
             ),
+            **(extra_env or {}),
         }
         command = [
             sys.executable,
@@ -137,8 +145,12 @@ def clean_broker():
 def start_worker(transactional_db, clean_broker, tmp_path, request):
     workers: list[WorkerProcess] = []
 
-    def start(name: str = "w1", concurrency: int = 1, beat: bool = True) -> WorkerProcess:
-        worker = WorkerProcess(name, tmp_path, concurrency=concurrency, beat=beat)
+    def start(
+        name: str = "w1", concurrency: int = 1, beat: bool = True, **extra_env: str
+    ) -> WorkerProcess:
+        worker = WorkerProcess(
+            name, tmp_path, concurrency=concurrency, beat=beat, extra_env=extra_env
+        )
         workers.append(worker)
         worker.wait_ready()
         return worker
