@@ -48,6 +48,11 @@ class AnalysisJobAdmin(admin.ModelAdmin):
                 job.error_code = job.error_message = ""
                 job.progress, job.finished_at, job.enqueued_at = 0.0, None, timezone.now()
                 job.save()
+            # Their submissions are open again, so they finish (and send their webhook)
+            # once more when the re-run ends.
+            Submission.objects.filter(pk__in={job.submission_id for job in jobs}).update(
+                finished_at=None
+            )
             enqueue_after_commit(jobs)
         self.message_user(request, f"{len(jobs)} jobs queued again.", messages.SUCCESS)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -138,3 +139,46 @@ def test_failing_webhook_is_retried_then_marked_failed(start_worker, webhook_rec
     state = wait_for(webhook_state, 60, message="webhook to be marked failed")
     assert state["attempts"] == 2 and state["last_error"] == "HTTP 500"
     assert len(receiver.received) == 2
+
+
+def test_quarantined_job_is_listed_in_the_admin_and_its_rerun_runs(start_worker, tmp_path):
+    """The poison-message path end to end for an operator: a job that failed on every
+    attempt shows under the admin's quarantine filter, and "Re-run" (once the cause is
+    fixed) queues it again with fresh attempts, after which it succeeds once."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    start_worker("operator")
+    alice = TenantClient("alice")
+    marker = tmp_path / "upstream-is-back"
+    submission = alice.submit(
+        texts=["needs upstream"],
+        analyzers="flaky,text_length",
+        analyzer_settings=json.dumps({"flaky": {"fail_while_missing": str(marker)}}),
+    ).json()
+    flaky = wait_job(job_of(submission, "flaky"), {JobStatus.FAILED}, timeout=60)
+    assert (flaky.attempts, flaky.quarantined) == (3, True)
+    assert flaky.error_code == "upstream_unavailable"
+    healthy = wait_job(job_of(submission, "text_length"), {JobStatus.SUCCEEDED}, timeout=30)
+
+    admin = Client()
+    admin.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "pw"))
+    changelist = "/admin/jobs/analysisjob/"
+    listed = admin.get(changelist, {"quarantined__exact": "1", "status__exact": "failed"})
+    assert listed.status_code == 200
+    assert str(flaky.pk) in listed.content.decode()
+    assert str(healthy.pk) not in listed.content.decode()
+    assert str(flaky.pk) not in admin.get(changelist, {"quarantined__exact": "0"}).content.decode()
+
+    marker.write_text("fixed")
+    response = admin.post(changelist, {"action": "rerun", "_selected_action": [str(flaky.pk)]})
+    assert response.status_code == 302
+    flaky.refresh_from_db()
+    assert flaky.quarantined is False and flaky.error_code == ""
+    assert alice.client.get(f"/api/v1/submissions/{submission['id']}").json()["finished_at"] is None
+
+    flaky = wait_job(flaky, {JobStatus.SUCCEEDED, JobStatus.FAILED}, timeout=60)
+    assert (flaky.status, flaky.attempts) == (JobStatus.SUCCEEDED, 1)
+    assert AnalysisResult.objects.filter(job=flaky).count() == 1
+    body = alice.client.get(f"/api/v1/submissions/{submission['id']}").json()
+    assert body["status"] == "succeeded" and body["finished_at"] is not None

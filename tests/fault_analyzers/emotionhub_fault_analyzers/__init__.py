@@ -16,7 +16,9 @@ ATTEMPT_RESULT = {
 
 
 class FlakyAnalyzer(Analyzer):
-    """Fails transiently on the first ``fail_times`` attempts, then succeeds."""
+    """Fails transiently on the first ``fail_times`` attempts, then succeeds; or, with
+    ``fail_while_missing``, on every attempt until that file exists (an upstream outage
+    that an operator fixes before re-running the quarantined job)."""
 
     spec = AnalyzerSpec(
         name="flaky",
@@ -25,7 +27,10 @@ class FlakyAnalyzer(Analyzer):
         result_schema=ATTEMPT_RESULT,
         settings_schema={
             "type": "object",
-            "properties": {"fail_times": {"type": "integer", "minimum": 0}},
+            "properties": {
+                "fail_times": {"type": "integer", "minimum": 0},
+                "fail_while_missing": {"type": "string"},
+            },
             "additionalProperties": False,
         },
     )
@@ -34,7 +39,13 @@ class FlakyAnalyzer(Analyzer):
         out: list[Result | AnalyzerError] = []
         for item in items:
             attempt = item.metadata["attempt"]
-            if attempt <= item.settings.get("fail_times", 1):
+            marker = item.settings.get("fail_while_missing")
+            if marker is not None:
+                if not os.path.exists(marker):
+                    out.append(AnalyzerError("upstream_unavailable", f"{marker} is missing"))
+                    continue
+                out.append(Result({"attempt": attempt}))
+            elif attempt <= item.settings.get("fail_times", 1):
                 out.append(AnalyzerError("upstream_timeout", f"attempt {attempt} timed out"))
             else:
                 out.append(Result({"attempt": attempt}))
