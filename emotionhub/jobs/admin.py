@@ -13,17 +13,18 @@ from emotionhub.jobs.models import (
     Submission,
     WorkerHeartbeat,
 )
+from emotionhub.reporting.access import OperatorOnlyAdminMixin, TenantScopedAdminMixin
 
 
 @admin.register(Submission)
-class SubmissionAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class SubmissionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("id", "tenant", "consent", "created_at", "finished_at", "webhook_status")
     list_filter = ("tenant", "consent", "webhook_status")
     readonly_fields = [f.name for f in Submission._meta.fields]
 
 
 @admin.register(AnalysisJob)
-class AnalysisJobAdmin(admin.ModelAdmin):
+class AnalysisJobAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "analyzer",
@@ -58,7 +59,7 @@ class AnalysisJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(AnalysisResult)
-class AnalysisResultAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class AnalysisResultAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "analyzer",
@@ -82,5 +83,7 @@ class AnalysisResultAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
+class WorkerHeartbeatAdmin(OperatorOnlyAdminMixin, admin.ModelAdmin):
+    """Workers serve every tenant: only operators see them."""
+
     list_display = ("hostname", "pid", "queues", "cuda_available", "last_seen_at")

@@ -35,10 +35,66 @@ def scope_queryset(queryset: QuerySet, user, field: str = "tenant") -> QuerySet:
         return queryset
     if scope is None:
         return queryset.none()
-    return queryset.filter(**{field: scope})
+    return queryset.filter(**{field: scope.pk})
 
 
 def export_tenant(user) -> Tenant | None:
     """The tenant whose data an export holds; None means every tenant (operators only)."""
     scope = admin_scope(user)
     return None if scope is ALL_TENANTS else scope
+
+
+def is_operator(user) -> bool:
+    """A superuser without a tenant membership: runs the installation, sees every tenant."""
+    return admin_scope(user) is ALL_TENANTS
+
+
+class TenantScopedAdminMixin:
+    """ModelAdmin rows, and the choices of their foreign keys, limited to the user's tenant.
+
+    ``tenant_field`` is the lookup from the model to its tenant ("pk" for Tenant itself). A
+    member creating a row gets their own tenant; operators choose freely.
+    """
+
+    tenant_field = "tenant"
+
+    def get_queryset(self, request):
+        return scope_queryset(super().get_queryset(request), request.user, self.tenant_field)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if related is Tenant:
+            kwargs["queryset"] = scope_queryset(Tenant.objects.all(), request.user, "pk")
+        elif any(field.name == "tenant" for field in related._meta.get_fields()):
+            kwargs["queryset"] = scope_queryset(related._default_manager.all(), request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if any(field.name == "tenant" for field in related._meta.get_fields()):
+            kwargs["queryset"] = scope_queryset(related._default_manager.all(), request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def has_add_permission(self, request, *args) -> bool:
+        if self.tenant_field == "pk" and not is_operator(request.user):
+            return False  # members do not create tenants
+        return super().has_add_permission(request, *args)
+
+
+class OperatorOnlyAdminMixin:
+    """For models that serve every tenant (workers, permission groups): operators only."""
+
+    def has_module_permission(self, request) -> bool:
+        return is_operator(request.user) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_operator(request.user) and super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return is_operator(request.user) and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, *args) -> bool:
+        return is_operator(request.user) and super().has_add_permission(request, *args)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return is_operator(request.user) and super().has_delete_permission(request, obj)

@@ -5,8 +5,11 @@ from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
 from emotionhub.audit.admin_mixins import AuditedAdminMixin
+from emotionhub.reporting.access import TenantScopedAdminMixin, is_operator
 from emotionhub.social import schedules
 from emotionhub.social.connectors import InvalidConfig, clean_config
 from emotionhub.social.models import Post, RunTrigger, Source, SourceRun
@@ -65,7 +68,7 @@ class SourceRunInline(admin.TabularInline):
 
 
 @admin.register(Source)
-class SourceAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class SourceAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "kind",
@@ -117,7 +120,7 @@ class SourceAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Post)
-class PostAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class PostAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("external_id", "source", "author", "posted_at", "ingested_at")
     list_filter = ("source",)
     search_fields = ("text", "author", "external_id")
@@ -125,10 +128,43 @@ class PostAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SourceRun)
-class SourceRunAdmin(admin.ModelAdmin):
+class SourceRunAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ("source", "trigger", "status", "started_at", "new", "duplicate", "error_code")
     list_filter = ("status", "trigger", "error_code")
     readonly_fields = [f.name for f in SourceRun._meta.fields]
 
     def has_add_permission(self, request):
         return False
+
+
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class TenantPeriodicTaskAdmin(TenantScopedAdminMixin, PeriodicTaskAdmin):
+    """Members see their sources' fetch schedules and may change when they run, not what
+    runs; the platform's own tasks (reconciler, reports, retention) are for operators."""
+
+    tenant_field = "social_source__tenant"
+    member_editable = ("enabled", "interval", "crontab", "solar", "clocked", "start_time")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if is_operator(request.user):
+            return fields
+        model_fields = {field.name for field in PeriodicTask._meta.fields}
+        fixed = model_fields - set(self.member_editable) - set(fields)
+        return (*fields, *sorted(fixed))
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if is_operator(request.user):
+            return fieldsets
+        # The task picker is a form-only field: members see the task name read-only instead.
+        return [
+            (title, {**options, "fields": [f for f in options["fields"] if f != "regtask"]})
+            for title, options in fieldsets
+        ]
+
+    def has_add_permission(self, request) -> bool:
+        return is_operator(request.user) and super().has_add_permission(request)
