@@ -5,26 +5,14 @@ from __future__ import annotations
 from django.contrib import admin
 
 from emotionhub.audit.models import AuditEvent
-from emotionhub.reporting.access import scope_queryset
+from emotionhub.reporting.access import ReadOnlyAdminMixin, TenantScopedAdminMixin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "tenant", "actor", "action", "obj_type", "obj_id", "count", "ip")
     list_filter = ("action", "obj_type", ("created_at", admin.DateFieldListFilter))
     search_fields = ("obj_id", "actor", "path")
     list_select_related = ("tenant",)
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
-
-    def get_queryset(self, request):
-        return scope_queryset(super().get_queryset(request), request.user)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

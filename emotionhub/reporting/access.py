@@ -98,3 +98,16 @@ class OperatorOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return is_operator(request.user) and super().has_delete_permission(request, obj)
+
+
+class ReadOnlyAdminMixin:
+    """For records of what happened (audit events, label history): never edited by hand."""
+
+    def has_add_permission(self, request, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

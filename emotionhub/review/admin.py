@@ -19,7 +19,12 @@ from django.utils.html import format_html
 from emotionhub.analyzers import model_cards
 from emotionhub.audit import Action, record
 from emotionhub.reporting import facts
-from emotionhub.reporting.access import export_tenant, scope_queryset
+from emotionhub.reporting.access import (
+    ReadOnlyAdminMixin,
+    TenantScopedAdminMixin,
+    export_tenant,
+    scope_queryset,
+)
 from emotionhub.review import agreement, exports, labels
 from emotionhub.review.models import ReviewItem, ReviewLabel
 from emotionhub.review.targets import REVIEWABLE_ANALYZERS, SENTIMENT_LABELS, targets
@@ -379,7 +384,7 @@ def _box_dict(box):
 
 
 @admin.register(ReviewLabel)
-class ReviewLabelAdmin(admin.ModelAdmin):
+class ReviewLabelAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every review ever recorded: who labelled what, when, and what it replaced."""
 
     list_display = (
@@ -394,15 +399,3 @@ class ReviewLabelAdmin(admin.ModelAdmin):
     list_filter = ("current", "result__analyzer", "reviewer", "reviewed_label")
     list_select_related = ("result", "reviewer")
     readonly_fields = [f.name for f in ReviewLabel._meta.fields]
-
-    def get_queryset(self, request):
-        return scope_queryset(super().get_queryset(request), request.user)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
