@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import threading
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.utils import timezone
 
 from emotionhub.audit.models import AuditEvent
-from emotionhub.jobs.models import AnalysisResult
+from emotionhub.jobs.models import AnalysisJob, AnalysisResult, JobStatus
 from emotionhub.media import retention
 from emotionhub.media.models import Media
 from emotionhub.reporting.models import ResultFact
+from tests.conftest import TenantClient, png_bytes, upload
 from tests.responsible import submit_photo
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +108,117 @@ def test_strip_face_data_covers_image_sentiment_and_video_shapes():
     stripped, changed = retention.strip_face_data(video)
     assert changed and stripped == {"tracks": [{"track_id": 0, "label": "sad"}]}
     assert retention.strip_face_data({"label": "neutral"}) == ({"label": "neutral"}, False)
+
+
+def expired_images(tenant_client, submissions: int, per_submission: int) -> list[Media]:
+    """Images past retention, each with a queued ``example`` job (no worker runs here)."""
+    for n in range(submissions):
+        files = [
+            upload(f"{n}-{i}.png", png_bytes((8 + i, 8 + n), (n * 10, i * 10, 99)))
+            for i in range(per_submission)
+        ]
+        response = tenant_client.submit(files=files, texts=["kept"], analyzers="example")
+        assert response.status_code == 202, response.content
+    images = list(Media.objects.filter(tenant=tenant_client.tenant, kind="image"))
+    Media.objects.filter(pk__in=[m.pk for m in images]).update(
+        created_at=timezone.now() - dt.timedelta(days=31)
+    )
+    return images
+
+
+def in_threads(*calls):
+    """Run the calls at the same moment, each in its own thread with its own database
+    connection; their return values (an exception is re-raised)."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait()
+            outcomes[index] = call()
+        except BaseException as exc:  # re-raised in the test's thread
+            outcomes[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+        assert not thread.is_alive(), "a purge did not finish"
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return outcomes
+
+
+@pytest.fixture
+def retained(transactional_db) -> TenantClient:
+    return TenantClient("carol", media_retention_days=30)
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_purges_purge_every_expired_media_exactly_once(retained, settings):
+    """Two purges at once (two connections, real PostgreSQL row locks) share the work."""
+    images = expired_images(retained, submissions=5, per_submission=6)
+    paths = {str(m.pk): settings.MEDIA_ROOT / m.file.name for m in images}
+    assert len(paths) == 30 and all(path.is_file() for path in paths.values())
+    fresh = expired_images(TenantClient("dave", media_retention_days=30), 1, 1)[0]
+    Media.objects.filter(pk=fresh.pk).update(created_at=timezone.now())
+    first_now = timezone.now()
+    second_now = first_now + dt.timedelta(microseconds=1)
+
+    reports = in_threads(
+        lambda: retention.purge_expired(now=first_now, batch_size=2),
+        lambda: retention.purge_expired(now=second_now, batch_size=2),
+    )
+
+    assert sum(r.media for r in reports) == 30 and sum(r.files for r in reports) == 30
+    assert sum(r.jobs_cancelled for r in reports) == 30
+    assert not any(path.exists() for path in paths.values())
+    purged = {str(m.pk): m.purged_at for m in Media.objects.filter(pk__in=list(paths))}
+    assert all(when in (first_now, second_now) for when in purged.values())
+    assert not Media.objects.filter(pk__in=list(paths)).exclude(file="").exists()
+    # Every job of the purged images was cancelled once; the text items kept theirs.
+    assert set(
+        AnalysisJob.objects.filter(media_id__in=list(paths)).values_list("status", flat=True)
+    ) == {JobStatus.CANCELLED}
+    assert Media.objects.filter(tenant=retained.tenant, kind="text", purged_at=None).count() == 5
+    fresh.refresh_from_db()
+    assert fresh.purged_at is None and (settings.MEDIA_ROOT / fresh.file.name).is_file()
+
+    events = list(AuditEvent.objects.filter(action="purge"))
+    listed = [pk for event in events for pk in event.details["media"]]
+    assert sorted(listed) == sorted(paths)  # each media in exactly one event
+    assert sum(event.count for event in events) == 30
+    for event in events:
+        assert event.tenant_id == retained.tenant.pk
+        assert event.count == len(event.details["media"]) <= 2
+        # One batch, one purge: every media of an event carries that purge's time.
+        assert len({purged[pk] for pk in event.details["media"]}) == 1
+
+    assert retention.purge_expired().media == 0  # nothing left for a third run
+    assert AuditEvent.objects.filter(action="purge").count() == len(events)
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_purge_skips_media_locked_by_another_and_a_later_run_takes_them(retained, settings):
+    images = expired_images(retained, submissions=2, per_submission=3)
+    locked_ids = sorted(str(m.pk) for m in images)[:2]
+    with transaction.atomic():
+        # Another purge (or a deletion) holds these rows: this one must not wait for them.
+        list(Media.objects.select_for_update().filter(pk__in=locked_ids).values("pk"))
+        (report,) = in_threads(lambda: retention.purge_expired(batch_size=10))
+    assert report.media == 4
+    left = set(Media.objects.filter(kind="image", purged_at=None).values_list("pk", flat=True))
+    assert {str(pk) for pk in left} == set(locked_ids)
+
+    assert retention.purge_expired().media == 2
+    assert not Media.objects.filter(kind="image", purged_at=None).exists()
+    events = AuditEvent.objects.filter(action="purge").order_by("created_at")
+    assert [event.count for event in events] == [4, 2]
+    assert sorted(events[1].details["media"]) == locked_ids
+    assert not any((settings.MEDIA_ROOT / m.file.name).exists() for m in images)
