@@ -19,6 +19,8 @@ COPY plugins ./plugins
 COPY tests/dummy_analyzer ./tests/dummy_analyzer
 RUN pip install ".[postgres,server]" ./tests/dummy_analyzer \
     && for plugin in plugins/*/; do [ -f "$plugin/pyproject.toml" ] && pip install "$plugin"; done; true
+# docs/: error messages and the admin point at docs/responsible-use.md and docs/security.md.
+COPY docs ./docs
 COPY manage.py ./
 RUN useradd --create-home --uid 1000 emotionhub && mkdir -p /data && chown emotionhub /data
 USER emotionhub

@@ -65,3 +65,28 @@ def test_gpu_worker_reserves_an_nvidia_device_and_consumes_the_gpu_queue(compose
     assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
     assert "analysis_gpu" in json.dumps(gpu["command"])
     assert gpu["environment"]["DATABASE_URL"].startswith("postgres://")
+
+
+def dockerfile_copies() -> list[str]:
+    """The build-context paths the Dockerfile's COPY instructions take (no --from stages)."""
+    sources = []
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not any(w.startswith("--from") for w in words):
+            sources += [w for w in words[1:-1] if not w.startswith("--")]
+    return sources
+
+
+def test_the_image_holds_the_documents_that_messages_point_at():
+    from emotionhub.accounts import purpose
+
+    copied = [Path(source) for source in dockerfile_copies()]
+    assert (
+        not (ROOT / ".dockerignore").exists()
+        or "docs" not in (ROOT / ".dockerignore").read_text().split()
+    )
+    for document in (purpose.DOCS, "docs/security.md"):
+        assert (ROOT / document).is_file(), document
+        assert any(Path(document).is_relative_to(source) for source in copied), (
+            f"{document} is named in error messages but the Dockerfile does not copy it"
+        )
