@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 
 from emotionhub.accounts.models import Scope
 from emotionhub.accounts.principal import Principal
+from emotionhub.accounts.purpose import face_emotion_refusal
 from emotionhub.analyzers import registry
 from emotionhub.api.errors import ApiError
 from emotionhub.jobs.submissions import SubmissionRequest, create_submission
@@ -121,6 +122,11 @@ def ingest(
     stats = stats or IngestStats()
     stats.fetched += len(items)
     kinds = analyzers_by_kind(source)
+    # A purpose that rules out face emotion (changed since the source was set up) withholds
+    # images from those analyzers; the posts' text is still analysed.
+    refusal = face_emotion_refusal(source.tenant.purpose, kinds["image"])
+    if refusal:
+        kinds = {**kinds, "image": [a for a in kinds["image"] if a not in refusal.analyzers]}
     unique: dict[str, IncomingPost] = {}
     for item in items:
         key = normalise_external_id(item.external_id)
@@ -148,7 +154,9 @@ def ingest(
         uploads: list[SimpleUploadedFile] = []
         refused: list[dict] = []
         for url in item.image_urls[: limits.media_per_post]:
-            if not kinds["image"]:
+            if not kinds["image"] and refusal:
+                refused.append(MediaRefused(url, refusal.code, refusal.message).as_dict())
+            elif not kinds["image"]:
                 refused.append(MediaRefused(url, "no_image_analyzer", "not analysed").as_dict())
             elif source.tenant.require_consent:
                 # Posts carry no statement of consent; the text is still analysed.
@@ -165,6 +173,8 @@ def ingest(
                     stats.warn(post=external_id, **exc.as_dict())
         for url in item.image_urls[limits.media_per_post :]:
             refused.append(MediaRefused(url, "media_cap", "per-post media cap").as_dict())
+        if refusal and item.image_urls:
+            stats.warn(post=external_id, code=refusal.code, message=refusal.message)
         stats.media_skipped += len(refused)
         if not text and not uploads:
             stats.skipped += 1

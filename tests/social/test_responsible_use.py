@@ -1,7 +1,8 @@
-"""Responsible use in social ingestion (docs/responsible-use.md): posts whose analysis would
-infer emotion from faces for a prohibited or undeclared purpose are skipped with the code
-as the run's warning, and a tenant that requires consent gets the text of posts analysed
-but none of their images downloaded. Real fetch runs and pushes against local upstreams."""
+"""Responsible use in social ingestion (docs/responsible-use.md): when the tenant's purpose
+rules out face emotion (prohibited, or undeclared), post images are withheld from those
+analyzers, never downloaded, listed in the post's skipped media and the run's warnings with
+the code, while the text is analysed; a tenant that requires consent gets the same for
+every image. Real fetch runs and pushes against local upstreams."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def set_tenant(tenant, **fields) -> None:
 
 @pytest.mark.parametrize("purpose", [AnalysisPurpose.WORKPLACE, AnalysisPurpose.EDUCATION])
 @pytest.mark.parametrize("face_analyzer", FACE_ANALYZERS)
-def test_posts_needing_face_emotion_are_skipped_once_the_purpose_became_prohibited(
+def test_images_are_withheld_from_face_emotion_once_the_purpose_became_prohibited(
     tenant, upstream, settings, purpose, face_analyzer
 ):
     # Configured while allowed (customer feedback), then the tenant's purpose changed.
@@ -64,29 +65,32 @@ def test_posts_needing_face_emotion_are_skipped_once_the_purpose_became_prohibit
     run = runs.fetch_source(str(source.pk))
 
     assert run.status == RunStatus.SUCCEEDED, run.error_message
-    assert (run.fetched, run.new, run.skipped, run.media_stored) == (2, 1, 1, 0)
+    assert (run.fetched, run.new, run.skipped, run.media_stored, run.media_skipped) == (
+        2,
+        2,
+        0,
+        0,
+        1,
+    )
     warnings = [w for w in run.warnings if w["post"] == photo_id]
     assert [w["code"] for w in warnings] == ["purpose_prohibited"]
     assert "Art. 5(1)(f)" in warnings[0]["message"]
     assert "docs/responsible-use.md" in warnings[0]["message"]
-    # The photo post is absent as a whole: no post, media, submission, job or file.
-    assert list(Post.objects.filter(source=source).values_list("external_id", flat=True)) == [
-        text_id
-    ]
+    assert upstream.hits("/media/1-0.jpg") == []  # never downloaded
+    photo_post = Post.objects.get(source=source, external_id=photo_id)
+    assert [m["code"] for m in photo_post.skipped_media] == ["purpose_prohibited"]
+    # No image, face job or stored image file; both posts' text is analysed as usual.
     assert not Media.objects.filter(kind="image").exists()
     assert not AnalysisJob.objects.filter(analyzer__in=FACE_ANALYZERS).exists()
-    assert stored_files(settings) == files_before
-    # Text alone needs no face analyzer: that post is analysed as usual.
-    text_post = Post.objects.get(source=source)
-    assert text_post.submission is not None
-    jobs = AnalysisJob.objects.filter(submission=text_post.submission)
-    assert [(j.media.kind, j.analyzer) for j in jobs] == [("text", "text_length")]
-    assert Submission.objects.count() == 1
+    assert len(stored_files(settings)) == len(files_before)
+    for external_id in (photo_id, text_id):
+        post = Post.objects.get(source=source, external_id=external_id)
+        jobs = AnalysisJob.objects.filter(submission=post.submission)
+        assert [(j.media.kind, j.analyzer) for j in jobs] == [("text", "text_length")]
+    assert Submission.objects.count() == 2
 
 
-def test_undeclared_purpose_skips_posts_for_the_default_analyzers_with_purpose_undeclared(
-    tenant, upstream
-):
+def test_undeclared_purpose_withholds_images_from_the_default_analyzers(tenant, upstream):
     set_tenant(tenant, purpose=AnalysisPurpose.UNDECLARED)
     # An empty list means every enabled analyzer, face ones included.
     source = mastodon_source(tenant, upstream, analyzers=[])
@@ -95,11 +99,17 @@ def test_undeclared_purpose_skips_posts_for_the_default_analyzers_with_purpose_u
     run = runs.fetch_source(str(source.pk))
 
     assert run.status == RunStatus.SUCCEEDED, run.error_message
-    assert (run.new, run.skipped) == (1, 1)
+    assert (run.new, run.skipped) == (2, 0)
     assert [w["code"] for w in run.warnings if w["post"] == photo_id] == ["purpose_undeclared"]
-    assert set(Post.objects.values_list("external_id", flat=True)) == {text_id}
-    assert not Media.objects.filter(kind="image").exists()
+    assert set(Post.objects.values_list("external_id", flat=True)) == {photo_id, text_id}
     assert not AnalysisJob.objects.filter(analyzer__in=FACE_ANALYZERS).exists()
+    # Image analyzers that do not read faces (the example plugin) still get the image.
+    assert Media.objects.filter(kind="image").count() == 1
+    image_jobs = AnalysisJob.objects.filter(media__kind="image")
+    assert image_jobs.exists()
+    assert not {"facial_emotion", "image_sentiment"} & set(
+        image_jobs.values_list("analyzer", flat=True)
+    )
 
 
 def test_allowed_purpose_analyses_the_same_posts_with_face_analyzers(tenant, upstream):
@@ -111,7 +121,7 @@ def test_allowed_purpose_analyses_the_same_posts_with_face_analyzers(tenant, ups
     assert AnalysisJob.objects.filter(analyzer="facial_emotion", media__kind="image").count() == 1
 
 
-def test_a_push_for_a_prohibited_purpose_answers_skipped_with_the_code(tenant, upstream):
+def test_a_push_for_a_prohibited_purpose_keeps_the_text_and_withholds_the_image(tenant, upstream):
     upstream.routes["/p.jpg"] = Reply(body=jpeg_bytes(), content_type="image/jpeg")
     hook = make_source(tenant, "webhook", {}, analyzers=["image_sentiment", "text_length"])
     set_tenant(tenant, purpose=AnalysisPurpose.WORKPLACE)
@@ -124,15 +134,14 @@ def test_a_push_for_a_prohibited_purpose_answers_skipped_with_the_code(tenant, u
     response = push(hook, payload)
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert (body["received"], body["created"], body["skipped"]) == (2, 1, 1)
-    assert {p["id"]: p["status"] for p in body["posts"]} == {
-        "photo": "skipped",
-        "words": "created",
-    }
+    assert (body["received"], body["created"], body["skipped"]) == (2, 2, 0)
     run = hook.runs.get()
     assert [w["code"] for w in run.warnings if w["post"] == "photo"] == ["purpose_prohibited"]
-    assert list(Post.objects.values_list("external_id", flat=True)) == ["words"]
+    assert upstream.hits("/p.jpg") == []
+    assert set(Post.objects.values_list("external_id", flat=True)) == {"photo", "words"}
+    assert not Media.objects.filter(kind="image").exists()
     assert not AnalysisJob.objects.filter(analyzer="image_sentiment").exists()
+    assert AnalysisJob.objects.filter(analyzer="text_length").count() == 2
 
 
 @pytest.mark.parametrize("analyzers", [["example", "text_length"], ["facial_emotion", "example"]])
