@@ -12,6 +12,11 @@ message is vacuous. This script counts what was actually audited:
   a loud warning otherwise (the default, ``warn``: sandboxes without that data);
 * ``EMOTIONHUB_PIP_AUDIT=off`` skips the step, saying so.
 
+Where pip-audit skips a package, PyPI's project JSON (``/pypi/<name>/json``, reachable
+where the per-version one is not) still audits it when the installed version is the latest
+release: that document lists the latest release's known vulnerabilities. Older pins stay
+unaudited and are reported as such.
+
 Local editable packages (emotionhub and its plugins, not on PyPI) are excluded.
 """
 
@@ -22,8 +27,44 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+
+from packaging.version import InvalidVersion, Version
 
 BANNER = "!" * 78
+PYPI_PROJECT_JSON = "https://pypi.org/pypi/{name}/json"
+
+
+def latest_release_vulns(dep: dict) -> list[dict] | None:
+    """The known vulnerabilities of ``dep`` from PyPI's project JSON, or None when that
+    cannot say (unreachable, or the installed version is not the latest release)."""
+    url = PYPI_PROJECT_JSON.format(name=dep["name"])
+    try:
+        with urllib.request.urlopen(url, timeout=15) as response:  # noqa: S310 - https constant
+            project = json.load(response)
+        latest = Version(project["info"]["version"])
+        installed = Version(dep.get("version") or metadata.version(dep["name"]))
+    except (OSError, ValueError, KeyError, InvalidVersion, metadata.PackageNotFoundError):
+        return None
+    if installed.public != latest.public:  # a local build (+cpu) is the same release
+        return None
+    return [
+        {"id": v.get("id", "?"), "fix_versions": v.get("fixed_in", [])}
+        for v in project.get("vulnerabilities", [])
+    ]
+
+
+def audit_skipped_from_project_json(deps: list[dict]) -> None:
+    """Fill in ``vulns`` (and clear ``skip_reason``) where the project JSON can audit."""
+    skipped = [d for d in deps if d.get("skip_reason")]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for dep, vulns in zip(skipped, pool.map(latest_release_vulns, skipped), strict=True):
+            if vulns is not None:
+                dep["version"] = dep.get("version") or metadata.version(dep["name"])
+                dep["vulns"], dep["skip_reason"] = vulns, None
+                dep["audited_by"] = "pypi project json (latest release)"
 
 
 def main() -> int:
@@ -58,7 +99,11 @@ def main() -> int:
             data = None
     if data is None:
         return unaudited(mode, ["(pip-audit produced no report)"], run.stderr.strip()[-2000:])
-    deps = data.get("dependencies", [])
+    # --skip-editable lists our own packages as skipped: they are not on PyPI at all.
+    deps = [
+        d for d in data.get("dependencies", []) if "editable" not in (d.get("skip_reason") or "")
+    ]
+    audit_skipped_from_project_json(deps)
     vulnerable = [d for d in deps if d.get("vulns")]
     skipped = [d for d in deps if d.get("skip_reason")]
     audited = len(deps) - len(skipped)
@@ -81,9 +126,9 @@ def main() -> int:
 def unaudited(mode: str, names: list[str], detail: str) -> int:
     print(BANNER)
     print(f"pip-audit: {len(names)} packages were NOT AUDITED: no vulnerability data could be")
-    print("fetched (PyPI per-version JSON or OSV unreachable). A clean result here means")
-    print("nothing. First ones:")
-    for name in names[:5]:
+    print("fetched (PyPI per-version JSON and OSV unreachable; the project JSON covers only")
+    print("the latest release). Nothing is known about these:")
+    for name in names[:30]:
         print(f"  {name}")
     if detail:
         print(detail)
