@@ -247,7 +247,10 @@ def _finish_submission_if_done(submission_id) -> None:
     if not finished:
         return
     has_webhook = Submission.objects.filter(pk=submission_id).exclude(webhook_url="")
-    if has_webhook.update(webhook_status=WebhookStatus.PENDING):
+    # A submission finishing again (its jobs were re-run) gets a fresh delivery budget.
+    if has_webhook.update(
+        webhook_status=WebhookStatus.PENDING, webhook_attempts=0, webhook_last_error=""
+    ):
         from emotionhub.jobs.tasks import deliver_webhook
 
         transaction.on_commit(lambda: _send_webhook(deliver_webhook, submission_id))
