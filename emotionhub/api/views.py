@@ -20,6 +20,7 @@ from emotionhub.audit.viewmixins import AuditedViewMixin
 from emotionhub.jobs import lifecycle
 from emotionhub.jobs.models import AnalysisJob, AnalysisResult, Submission
 from emotionhub.jobs.submissions import SubmissionRequest, check_capacity, create_submission
+from emotionhub.media.deletion import delete_media
 from emotionhub.media.models import Media
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -143,13 +144,10 @@ class MediaViewSet(
         return self.tenant_queryset(queryset)
 
     def perform_destroy(self, instance: Media) -> None:
-        name = instance.file.name if instance.file else None
-        storage = instance.file.storage if instance.file else None
+        # The derived rows go by cascade and the file after commit (media/signals.py).
         with transaction.atomic():
             self.audit_deletion(instance)
-            instance.delete()
-            if name:
-                transaction.on_commit(lambda: storage.delete(name))
+            delete_media(Media.objects.filter(pk=instance.pk))
 
 
 class JobViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
