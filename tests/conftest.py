@@ -66,6 +66,28 @@ class TenantClient:
         )
 
 
+def submit_with_result(tenant_client: TenantClient):
+    """A submitted image (``example`` analyzer) with a stored result and no worker run:
+    the submission's JSON, its job and the result."""
+    from emotionhub.jobs.models import AnalysisJob, AnalysisResult
+
+    body = tenant_client.submit(files=[upload("b.png", png_bytes())], analyzers="example").json()
+    media_id = body["items"][0]["id"]
+    job = AnalysisJob.objects.get(media_id=media_id)
+    result = AnalysisResult.objects.create(
+        tenant=tenant_client.tenant,
+        media_id=media_id,
+        job=job,
+        analyzer="example",
+        analyzer_version="1.0.0",
+        model_version="stats-1",
+        payload={"width": 1},
+        device="cpu",
+        duration_ms=1.0,
+    )
+    return body, job, result
+
+
 @pytest.fixture
 def alice(db) -> TenantClient:
     return TenantClient("alice")

@@ -3,26 +3,13 @@
 import pytest
 from django.utils import timezone
 
-from emotionhub.jobs.models import AnalysisJob, AnalysisResult
-from tests.conftest import png_bytes, upload
+from tests.conftest import submit_with_result
 
 
 @pytest.fixture
 def bobs_objects(bob):
-    body = bob.submit(files=[upload("b.png", png_bytes())], analyzers="example").json()
+    body, job, result = submit_with_result(bob)
     media_id = body["items"][0]["id"]
-    job = AnalysisJob.objects.get(media_id=media_id)
-    result = AnalysisResult.objects.create(
-        tenant=bob.tenant,
-        media_id=media_id,
-        job=job,
-        analyzer="example",
-        analyzer_version="1.0.0",
-        model_version="stats-1",
-        payload={"width": 1},
-        device="cpu",
-        duration_ms=1.0,
-    )
     job.status, job.finished_at = "succeeded", timezone.now()
     job.save()
     return {"submissions": body["id"], "media": media_id, "jobs": job.pk, "results": result.pk}

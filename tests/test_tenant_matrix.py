@@ -16,10 +16,10 @@ from rest_framework.test import APIClient
 
 from emotionhub.accounts.models import ApiKey, TenantMembership
 from emotionhub.audit.models import AuditEvent
-from emotionhub.jobs.models import AnalysisJob, AnalysisResult
+from emotionhub.jobs.models import AnalysisJob
 from emotionhub.reporting.models import Brand
 from emotionhub.social.models import Post, Source
-from tests.conftest import png_bytes, upload
+from tests.conftest import submit_with_result
 from tests.reporting.conftest import make_post, make_reviewer, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -108,20 +108,8 @@ def _admin_client(tenant) -> APIClient:
 @pytest.fixture
 def world(alice, bob):
     """Bob's objects of every kind, and admin-scope clients for both tenants."""
-    body = bob.submit(files=[upload("b.png", png_bytes())], analyzers="example").json()
+    body, job, result = submit_with_result(bob)
     media_id = body["items"][0]["id"]
-    job = AnalysisJob.objects.get(media_id=media_id)
-    result = AnalysisResult.objects.create(
-        tenant=bob.tenant,
-        media_id=media_id,
-        job=job,
-        analyzer="example",
-        analyzer_version="1",
-        model_version="m",
-        payload={"width": 1},
-        device="cpu",
-        duration_ms=1.0,
-    )
     AnalysisJob.objects.filter(pk=job.pk).update(status="queued")
     source = Source.objects.create(tenant=bob.tenant, kind="webhook", name="Bob feed")
     post = make_post(source, "bob's post")
