@@ -132,4 +132,5 @@ class Analyzer(ABC):
     @abstractmethod
     def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
         """Analyze a batch (at most ``spec.max_batch_size`` items): one entry per item,
-        in order. Raising instead fails the whole batch with the same error."""
+        in order. Raising for a batch of several items makes the runner analyze each of
+        them alone, so only the items that raise on their own fail (with that error)."""

@@ -10,7 +10,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 
 from emotionhub.analyzers.contract import (
     MODEL_VERSION_MAX,
@@ -18,6 +18,19 @@ from emotionhub.analyzers.contract import (
     AnalyzerError,
     Item,
     Result,
+)
+
+
+def _is_strict_integer(checker, instance) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+#: JSON Schema's ``integer`` accepts 2.0 (a number with zero fraction), which a plugin then
+#: slices or ranges with and raises TypeError; settings are validated with integers meaning
+#: Python ints, so an accepted ``integer`` setting is always an int.
+StrictSettingsValidator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
 )
 
 
@@ -31,7 +44,7 @@ class Outcome:
 
 def validate_settings(analyzer_cls: type[Analyzer], values: dict) -> list[str]:
     """Messages for every way ``values`` breaks the analyzer's settings schema."""
-    validator = Draft202012Validator(dict(analyzer_cls.spec.settings_schema))
+    validator = StrictSettingsValidator(dict(analyzer_cls.spec.settings_schema))
     return [_describe(error) for error in validator.iter_errors(values)]
 
 
@@ -41,14 +54,20 @@ def _describe(error) -> str:
 
 
 def run_batch(analyzer: Analyzer, items: Sequence[Item]) -> list[Outcome]:
+    """One outcome per item, in order.
+
+    A batch can hold several tenants' jobs (micro-batching), so when ``analyze`` raises
+    for a batch of several items, each item is run again on its own: only the item that
+    raises gets the error, the others are recorded normally.
+    """
     started = time.perf_counter()
-    try:
-        outputs: list = list(analyzer.analyze(items))
-    except AnalyzerError as exc:
-        outputs = [exc] * len(items)
-    except Exception as exc:  # a plugin bug must not take the worker down
-        crash = AnalyzerError("analyzer_crashed", f"{type(exc).__name__}: {exc}")
-        outputs = [crash] * len(items)
+    raised = _analyze(analyzer, items)
+    if isinstance(raised, AnalyzerError) and len(items) > 1:
+        outcomes = []
+        for item in items:
+            outcomes.extend(run_batch(analyzer, [item]))
+        return outcomes
+    outputs = [raised] * len(items) if isinstance(raised, AnalyzerError) else raised
     if len(outputs) != len(items):
         violation = AnalyzerError(
             "analyzer_contract_violation",
@@ -57,6 +76,22 @@ def run_batch(analyzer: Analyzer, items: Sequence[Item]) -> list[Outcome]:
         )
         outputs = [violation] * len(items)
     per_item_ms = (time.perf_counter() - started) * 1000 / max(len(items), 1)
+    return _checked_outcomes(analyzer, items, outputs, per_item_ms)
+
+
+def _analyze(analyzer: Analyzer, items: Sequence[Item]) -> list | AnalyzerError:
+    """``analyze``'s outputs, or the error it raised (an exception never escapes)."""
+    try:
+        return list(analyzer.analyze(items))
+    except AnalyzerError as exc:
+        return exc
+    except Exception as exc:  # a plugin bug must not take the worker down
+        return AnalyzerError("analyzer_crashed", f"{type(exc).__name__}: {exc}")
+
+
+def _checked_outcomes(
+    analyzer: Analyzer, items: Sequence[Item], outputs: list, per_item_ms: float
+) -> list[Outcome]:
     validator = Draft202012Validator(dict(analyzer.spec.result_schema))
     outcomes = []
     for item, output in zip(items, outputs, strict=True):

@@ -9,23 +9,27 @@ import tempfile
 from pathlib import Path
 
 from emotionhub.settings.base import *  # noqa: F403
-from emotionhub.settings.env import env_float, env_int
+from emotionhub.settings.env import env_float, env_int, env_list
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Shared with the worker processes the tests start (they inherit the environment).
 MEDIA_ROOT = Path(os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="emotionhub-media-")))
-EMOTIONHUB_ANALYZERS = [
-    "example",
-    "flaky",
-    "broken",
-    "crasher",
-    "slow",
-    "text_length",
-    "facial_emotion",
-    "text_sentiment",
-    "image_sentiment",
-]
+# Tests that need an extra test analyzer set EMOTIONHUB_ANALYZERS for their workers.
+EMOTIONHUB_ANALYZERS = env_list(
+    "EMOTIONHUB_ANALYZERS",
+    [
+        "example",
+        "flaky",
+        "broken",
+        "crasher",
+        "slow",
+        "text_length",
+        "facial_emotion",
+        "text_sentiment",
+        "image_sentiment",
+    ],
+)
 EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE = True
 # Load and fuzz tests send hundreds of requests a minute with one key; the rate-limit
 # tests set per-key limits (tests/test_limits.py).

@@ -87,6 +87,29 @@ class CrashingAnalyzer(Analyzer):
         raise ZeroDivisionError("plugin bug: division by zero")
 
 
+class BatchCrashingAnalyzer(Analyzer):
+    """Takes batches of up to 8 and raises TypeError for the whole batch when any item
+    asks for it with ``explode``, as a plugin does when one tenant's input breaks it."""
+
+    spec = AnalyzerSpec(
+        name="batch_crasher",
+        version="1.0.0",
+        media_kinds=ALL_KINDS,
+        result_schema=ATTEMPT_RESULT,
+        max_batch_size=8,
+        settings_schema={
+            "type": "object",
+            "properties": {"explode": {"type": "boolean"}},
+            "additionalProperties": False,
+        },
+    )
+
+    def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
+        if any(item.settings.get("explode") for item in items):
+            raise TypeError("slice indices must be integers")
+        return [Result({"attempt": item.metadata["attempt"]}) for item in items]
+
+
 class SlowAnalyzer(Analyzer):
     """Sleeps ``seconds`` while reporting progress, then succeeds."""
 
