@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from emotionhub.api.errors import json_not_found, json_server_error
+from emotionhub.apibase.errors import json_not_found, json_server_error
 
 urlpatterns = [
     path("admin/", admin.site.urls),

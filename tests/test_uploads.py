@@ -128,11 +128,11 @@ class TestBombsAndCorruption:
     @pytest.mark.parametrize("side", [50_000, 8_000])  # beyond and within Pillow's own limit
     def test_the_pixel_check_is_fast(self, db, side):
         """Decoding 2.5 gigapixels would take minutes and gigabytes; the header takes µs."""
-        from emotionhub.api.errors import ApiError
+        from emotionhub.core.errors import DomainError
         from emotionhub.media.validation import check_upload
 
         started = time.monotonic()
-        with pytest.raises(ApiError) as refusal:
+        with pytest.raises(DomainError) as refusal:
             check_upload(upload("bomb.png", header_only_png(side, side)), field="file")
         assert refusal.value.code == "image_too_large"
         assert time.monotonic() - started < 1.0

@@ -5,13 +5,13 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 
-from emotionhub.accounts.models import ApiKey, Tenant, TenantMembership
-from emotionhub.audit.admin_mixins import AuditedAdminMixin
-from emotionhub.reporting.access import (
+from emotionhub.accounts.access import (
     OperatorOnlyAdminMixin,
     TenantScopedAdminMixin,
     is_operator,
 )
+from emotionhub.accounts.models import ApiKey, Tenant, TenantMembership
+from emotionhub.audit.admin_mixins import AuditedAdminMixin
 
 
 @admin.register(Tenant)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from emotionhub.accounts.models import AnalysisPurpose, Tenant
 from emotionhub.analyzers import registry
-from emotionhub.api.errors import ApiError
+from emotionhub.core.errors import DomainError
 
 DOCS = "docs/responsible-use.md"
 #: Purposes for which emotion inference on faces is never run.
@@ -77,4 +77,4 @@ def check_face_emotion_allowed(tenant: Tenant, analyzers: Iterable[str]) -> None
     """Raise 403 ``purpose_prohibited`` / ``purpose_undeclared`` for new work (API, sources)."""
     refusal = face_emotion_refusal(tenant.purpose, analyzers)
     if refusal:
-        raise ApiError(refusal.code, refusal.message, status=403, details=refusal.details)
+        raise DomainError(refusal.code, refusal.message, status=403, details=refusal.details)

@@ -1,33 +1,10 @@
-"""Query-string filters for the list endpoints."""
-
-from datetime import UTC, datetime
+"""Query-string filters for the core resources' list endpoints."""
 
 import django_filters
 
+from emotionhub.apibase.filters import CreatedRangeFilterSet
 from emotionhub.jobs.models import AnalysisJob, AnalysisResult, JobStatus, Submission
 from emotionhub.media.models import Media, MediaKind
-
-
-class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    """ISO 8601 instants compared in UTC: PostgreSQL refuses offsets beyond ±15:59 (a 500),
-    and an instant outside years 1-9999 in UTC means "before or after everything"."""
-
-    def filter(self, qs, value):
-        if value is not None:
-            try:
-                value = value.astimezone(UTC)
-            except OverflowError:
-                edge = datetime.min if value.utcoffset().total_seconds() > 0 else datetime.max
-                value = edge.replace(tzinfo=UTC)
-        return super().filter(qs, value)
-
-
-class CreatedRangeFilterSet(django_filters.FilterSet):
-    """Foreign keys filter by plain UUID: a ModelChoiceFilter answered 400 for an id that
-    does not exist and 200 for another tenant's, telling which ids exist elsewhere."""
-
-    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
 
 class SubmissionFilter(CreatedRangeFilterSet):

@@ -15,8 +15,8 @@ from rest_framework.response import Response
 from emotionhub.accounts.principal import principal_for
 from emotionhub.analyzers import model_cards, registry
 from emotionhub.api import filters, serializers
-from emotionhub.api.errors import ApiError, reject_unknown_fields
-from emotionhub.audit.viewmixins import AuditedViewMixin
+from emotionhub.apibase.errors import ApiError, reject_unknown_fields
+from emotionhub.apibase.viewsets import TenantScopedMixin
 from emotionhub.jobs import lifecycle
 from emotionhub.jobs.models import AnalysisJob, AnalysisResult, Submission
 from emotionhub.jobs.submissions import SubmissionRequest, check_capacity, create_submission
@@ -30,19 +30,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     required=False,
     description="Retrying with the same key returns the first submission instead of a copy.",
 )
-
-
-class TenantScopedMixin(AuditedViewMixin):
-    """Every queryset is filtered to the caller's tenant: others' rows answer 404.
-
-    Every successful request is recorded in the audit log (``AuditedViewMixin``).
-    """
-
-    def tenant_queryset(self, queryset):
-        principal = principal_for(self.request)
-        if principal is None:  # schema generation, or a user without tenant
-            return queryset.none()
-        return queryset.filter(tenant=principal.tenant)
 
 
 def _submission_queryset():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from emotionhub.accounts.access import ReadOnlyAdminMixin, TenantScopedAdminMixin
 from emotionhub.audit.models import AuditEvent
-from emotionhub.reporting.access import ReadOnlyAdminMixin, TenantScopedAdminMixin
 
 
 @admin.register(AuditEvent)

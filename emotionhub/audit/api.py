@@ -6,8 +6,8 @@ import django_filters
 from rest_framework import serializers, viewsets
 
 from emotionhub.accounts.models import Scope
-from emotionhub.api.filters import CreatedRangeFilterSet
-from emotionhub.api.views import TenantScopedMixin
+from emotionhub.apibase.filters import CreatedRangeFilterSet
+from emotionhub.apibase.viewsets import TenantScopedMixin
 from emotionhub.audit.actions import Action
 from emotionhub.audit.models import AuditEvent
 

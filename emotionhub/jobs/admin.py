@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
 
+from emotionhub.accounts.access import OperatorOnlyAdminMixin, TenantScopedAdminMixin
 from emotionhub.analyzers import model_cards
 from emotionhub.audit.admin_mixins import AuditedAdminMixin
 from emotionhub.jobs.dispatch import enqueue_after_commit
@@ -13,7 +14,6 @@ from emotionhub.jobs.models import (
     Submission,
     WorkerHeartbeat,
 )
-from emotionhub.reporting.access import OperatorOnlyAdminMixin, TenantScopedAdminMixin
 
 
 @admin.register(Submission)

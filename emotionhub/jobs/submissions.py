@@ -21,7 +21,8 @@ from emotionhub.accounts.principal import Principal
 from emotionhub.accounts.purpose import check_face_emotion_allowed
 from emotionhub.analyzers import registry
 from emotionhub.analyzers.runner import validate_settings
-from emotionhub.api.errors import ApiError
+from emotionhub.core.errors import DomainError
+from emotionhub.core.http import SafeClient
 from emotionhub.jobs import webhooks
 from emotionhub.jobs.dispatch import enqueue_after_commit
 from emotionhub.jobs.models import AnalysisJob, Consent, JobStatus, Submission, WebhookStatus
@@ -30,7 +31,6 @@ from emotionhub.media.models import Media, MediaKind
 from emotionhub.media.remote import fetch_upload
 from emotionhub.media.sanitize import strip_metadata
 from emotionhub.media.validation import CheckedUpload, check_upload
-from emotionhub.social.fetching import SafeClient
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def _check_consent(tenant, consent: str, plan: list[_PlannedItem]) -> None:
         return
     visual = [index for index, item in enumerate(plan) if item.kind != MediaKind.TEXT]
     if visual:
-        raise ApiError(
+        raise DomainError(
             "consent_required",
             "This tenant requires consent for images and videos: send consent=given (the "
             "people shown agreed) or consent=not_required; see docs/responsible-use.md.",
@@ -129,34 +129,34 @@ def check_capacity() -> None:
     queued = AnalysisJob.objects.filter(status=JobStatus.QUEUED)[: limit + 1].count()
     if queued > limit:
         retry_after = settings.EMOTIONHUB_OVERLOADED_RETRY_AFTER_SECONDS
-        raise ApiError(
+        raise DomainError(
             "overloaded",
             f"More than {limit} analysis jobs are waiting; try again in {retry_after} s.",
             status=503,
             details={"max_queued_jobs": limit, "retry_after_seconds": retry_after},
-            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
         )
 
 
 def _plan(req: SubmissionRequest, *, keep_metadata: bool) -> list[_PlannedItem]:
     count = len(req.files) + len(req.texts) + len(req.urls)
     if count == 0:
-        raise ApiError("no_items", "Send at least one `file`, `url` or `text` item.", status=400)
+        raise DomainError("no_items", "Send at least one `file`, `url` or `text` item.", status=400)
     limit = settings.EMOTIONHUB_MAX_ITEMS_PER_SUBMISSION
     if count > limit:
-        raise ApiError("too_many_items", f"{count} items sent; at most {limit}.", status=400)
+        raise DomainError("too_many_items", f"{count} items sent; at most {limit}.", status=400)
     if req.webhook_url:
         try:
             webhooks.check_url(req.webhook_url)
         except webhooks.UnsafeUrl as exc:
-            raise ApiError("invalid_webhook_url", f"webhook_url: {exc}.", status=400) from None
+            raise DomainError("invalid_webhook_url", f"webhook_url: {exc}.", status=400) from None
 
     enabled = registry.enabled_names()
     requested = list(dict.fromkeys(req.analyzers)) if req.analyzers else None
     if requested is not None:
         unknown = [name for name in requested if name not in enabled]
         if unknown:
-            raise ApiError(
+            raise DomainError(
                 "unknown_analyzer",
                 f"Unknown or disabled analyzers: {', '.join(unknown)}.",
                 status=400,
@@ -186,7 +186,7 @@ def _plan(req: SubmissionRequest, *, keep_metadata: bool) -> list[_PlannedItem]:
     for index, item in enumerate(items):
         item.analyzers = [name for name, spec in specs.items() if item.kind in spec.media_kinds]
         if not item.analyzers:
-            raise ApiError(
+            raise DomainError(
                 "no_analyzer_for_kind",
                 f"Item {index} is {item.kind}, which none of the chosen analyzers accepts.",
                 status=400,
@@ -199,18 +199,18 @@ def _plan(req: SubmissionRequest, *, keep_metadata: bool) -> list[_PlannedItem]:
 
 def _check_analyzer_settings(values: dict, used: set[str]) -> None:
     if not isinstance(values, dict):
-        raise ApiError(
+        raise DomainError(
             "invalid_analyzer_settings", "analyzer_settings must be a JSON object.", status=400
         )
     for name, options in values.items():
         if name not in used:
-            raise ApiError(
+            raise DomainError(
                 "invalid_analyzer_settings",
                 f"analyzer_settings names {name!r}, which this submission does not run.",
                 status=400,
             )
         if not isinstance(options, dict):
-            raise ApiError(
+            raise DomainError(
                 "invalid_analyzer_settings",
                 f"analyzer_settings.{name} must be an object.",
                 status=400,
@@ -223,7 +223,7 @@ def check_analyzer_options(name: str, options: dict) -> None:
     (shared by submissions and social sources, which store settings for later posts)."""
     problems = validate_settings(registry.analyzer_class(name), options)
     if problems:
-        raise ApiError(
+        raise DomainError(
             "invalid_analyzer_settings",
             f"analyzer_settings.{name}: " + "; ".join(problems),
             status=400,
@@ -233,10 +233,12 @@ def check_analyzer_options(name: str, options: dict) -> None:
 
 def _clean_text(text: str, index: int) -> str:
     if not isinstance(text, str) or not text.strip():
-        raise ApiError("empty_text", f"text[{index}] is empty.", status=400)
+        raise DomainError("empty_text", f"text[{index}] is empty.", status=400)
     limit = settings.EMOTIONHUB_MAX_UPLOAD_BYTES["text"]
     if len(text.encode()) > limit:
-        raise ApiError("text_too_large", f"text[{index}] is longer than {limit} bytes.", status=413)
+        raise DomainError(
+            "text_too_large", f"text[{index}] is longer than {limit} bytes.", status=413
+        )
     return text
 
 
@@ -245,13 +247,15 @@ def _decode_text(upload, field: str) -> str:
     try:
         text = upload.read().decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiError(
+        raise DomainError(
             "unsupported_media_type", f"{field}: text files must be UTF-8.", status=415
         ) from None
     finally:
         upload.seek(0)
     if not text.strip():
-        raise ApiError("empty_text", f"{field}: the text file holds only whitespace.", status=400)
+        raise DomainError(
+            "empty_text", f"{field}: the text file holds only whitespace.", status=400
+        )
     return text
 
 
@@ -279,7 +283,7 @@ def _fingerprint(req: SubmissionRequest, plan: list[_PlannedItem]) -> str:
 def _replay(principal: Principal, key: str, fingerprint: str) -> Submission | None:
     existing = Submission.objects.filter(tenant=principal.tenant, idempotency_key=key).first()
     if existing and existing.fingerprint != fingerprint:
-        raise ApiError(
+        raise DomainError(
             "idempotency_key_reused",
             "This Idempotency-Key was already used for a different request.",
             status=422,

@@ -57,9 +57,9 @@ def deliver_webhook(self, submission_id: str) -> str:
             "submission.finished",
             payload,
         )
-        error = "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
-    except (webhooks.UnsafeUrl, OSError, ValueError) as exc:  # requests errors are OSErrors
-        error = f"{type(exc).__name__}: {exc}"
+        error = "" if 200 <= response.status < 300 else f"HTTP {response.status}"
+    except webhooks.FetchError as exc:
+        error = f"{exc.code}: {exc.message}"
     if not error:
         Submission.objects.filter(pk=submission_id).update(
             webhook_status=WebhookStatus.DELIVERED, webhook_last_error=""

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from emotionhub.accounts.models import ApiKey
-from emotionhub.api.errors import ApiError
+from emotionhub.core.errors import DomainError
 from emotionhub.limits.models import DailyItemUsage
 
 
@@ -71,11 +71,11 @@ def _refuse(key: ApiKey, quota: int, count: int) -> None:
     reset = next_reset(now)
     used = items_used(key)
     retry_after = max(1, int((reset - now).total_seconds()) + 1)
-    raise ApiError(
+    raise DomainError(
         "quota_exceeded",
         f"This API key may submit {quota} items per UTC day; {used} are used and this "
         f"request has {count}. The quota resets at {reset.isoformat()}.",
         status=429,
         details={"quota": quota, "used": used, "requested": count, "resets_at": reset.isoformat()},
-        headers={"Retry-After": str(retry_after)},
+        retry_after=retry_after,
     )

@@ -20,6 +20,7 @@ from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 from emotionhub.accounts.models import ApiKey
+from emotionhub.core.errors import DomainError
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
@@ -86,16 +87,12 @@ class ApiKeyRateThrottle(BaseThrottle):
         state = RateState(limit=limit, used=used, reset_in=reset_in)
         setattr(request._request, STATE_ATTRIBUTE, state)
         if used > limit:
-            # Imported here: DRF imports this module while defining APIView, before
-            # api.errors (which needs rest_framework.views) can be imported.
-            from emotionhub.api.errors import ApiError
-
-            raise ApiError(
+            raise DomainError(
                 "rate_limited",
                 f"More than {limit} requests in a minute; retry in {reset_in} s.",
                 status=429,
                 details={"limit_per_minute": limit, "retry_after_seconds": reset_in},
-                headers={"Retry-After": str(reset_in), **state.headers()},
+                retry_after=reset_in,  # X-RateLimit-*: RateLimitHeadersMiddleware
             )
         return True
 

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from emotionhub.accounts.principal import principal_for
-from emotionhub.api.errors import ApiError
+from emotionhub.apibase.errors import ApiError
 from emotionhub.limits import quota
 from emotionhub.limits.throttling import STATE_ATTRIBUTE, rate_limit
 

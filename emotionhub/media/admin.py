@@ -1,8 +1,8 @@
 from django.contrib import admin
 
+from emotionhub.accounts.access import TenantScopedAdminMixin
 from emotionhub.audit.admin_mixins import AuditedAdminMixin
 from emotionhub.media.models import Media
-from emotionhub.reporting.access import TenantScopedAdminMixin
 
 
 @admin.register(Media)

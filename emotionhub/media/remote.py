@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from emotionhub.api.errors import ApiError
-from emotionhub.social.fetching import FetchError, SafeClient
+from emotionhub.core.errors import DomainError
+from emotionhub.core.http import FetchError, SafeClient
 
 
 def fetch_limit() -> int:
@@ -25,28 +25,28 @@ def fetch_limit() -> int:
 
 
 def fetch_upload(client: SafeClient, url: str, *, field: str) -> SimpleUploadedFile:
-    """The body at ``url`` as an upload; raises :class:`ApiError` when it cannot be had."""
+    """The body at ``url`` as an upload; raises :class:`DomainError` when it cannot be had."""
     limit = fetch_limit()
     try:
         fetched = client.get(url, max_bytes=limit)
     except FetchError as exc:
         if exc.code == "unsafe_url":
-            raise ApiError("unsafe_url", f"{field}: {exc.message}.", status=400) from None
+            raise DomainError("unsafe_url", f"{field}: {exc.message}.", status=400) from None
         if exc.code == "response_too_large":
-            raise ApiError(
+            raise DomainError(
                 "file_too_large",
                 f"{field}: {exc.message} (the limit for media fetched by URL is {limit}).",
                 status=413,
                 details={"limit": limit},
             ) from None
-        raise ApiError(
+        raise DomainError(
             "fetch_failed",
             f"{field}: {exc.message}.",
             status=400,
             details={"reason": exc.code},
         ) from None
     if fetched.status != 200:
-        raise ApiError(
+        raise DomainError(
             "fetch_failed",
             f"{field}: the server answered HTTP {fetched.status}.",
             status=400,

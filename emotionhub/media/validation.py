@@ -23,7 +23,7 @@ import filetype
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
-from emotionhub.api.errors import ApiError
+from emotionhub.core.errors import DomainError
 from emotionhub.media.trailing import WALKED_MIMES, image_end
 
 IMAGE_MIMES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
@@ -51,10 +51,10 @@ def sha256_of(fileobj) -> str:
 
 
 def check_upload(upload, *, field: str) -> CheckedUpload:
-    """Validate one uploaded file; raise :class:`ApiError` describing what is wrong."""
+    """Validate one uploaded file; raise :class:`DomainError` describing what is wrong."""
     size = upload.size or 0
     if size == 0:
-        raise ApiError("empty_file", f"{field}: the file {upload.name!r} is empty.", status=400)
+        raise DomainError("empty_file", f"{field}: the file {upload.name!r} is empty.", status=400)
     upload.seek(0)
     head = upload.read(8192)
     upload.seek(0)
@@ -67,7 +67,7 @@ def check_upload(upload, *, field: str) -> CheckedUpload:
     elif mime == "text/plain":
         kind = "text"
     else:
-        raise ApiError(
+        raise DomainError(
             "unsupported_media_type",
             f"{field}: {upload.name!r} is not a supported image, video or UTF-8 text file "
             f"(detected {mime or 'unknown'}).",
@@ -75,7 +75,7 @@ def check_upload(upload, *, field: str) -> CheckedUpload:
         )
     limit = settings.EMOTIONHUB_MAX_UPLOAD_BYTES[kind]
     if size > limit:
-        raise ApiError(
+        raise DomainError(
             "file_too_large",
             f"{field}: {upload.name!r} is {size} bytes; the limit for {kind} is {limit}.",
             status=413,
@@ -114,13 +114,13 @@ def _image_size(upload, field: str) -> tuple[int, int]:
             with Image.open(upload) as image:
                 image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ApiError(
+        raise DomainError(
             "image_too_large",
             f"{field}: the image has more than {max_pixels} pixels.",
             status=413,
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ApiError(
+        raise DomainError(
             "corrupt_image", f"{field}: the image cannot be decoded ({exc}).", status=400
         ) from None
     finally:
@@ -140,7 +140,7 @@ def _refuse_trailing_data(upload, mime: str, field: str) -> None:
     trailing = len(data) - end
     allowed = settings.EMOTIONHUB_MAX_IMAGE_TRAILING_BYTES
     if trailing > allowed:
-        raise ApiError(
+        raise DomainError(
             "polyglot_file",
             f"{field}: {trailing} bytes follow the end of the image (at most {allowed} are "
             "allowed); files that are also an archive or a script are refused.",
@@ -175,14 +175,14 @@ def _video_facts(upload, field: str) -> tuple[int | None, int | None, float | No
         with _local_path(upload) as path:
             info = probe_video(path)
     except VideoDecodeError as exc:
-        raise ApiError(
+        raise DomainError(
             "corrupt_video", f"{field}: the video cannot be decoded ({exc}).", status=400
         ) from None
     limit = settings.EMOTIONHUB_MAX_VIDEO_SECONDS
     # A duration the container does not record (live-recorded WebM) stays unknown: finding
     # it would mean decoding the whole upload here; the analyzer's caps bound the work.
     if info.duration_s is not None and info.duration_s > limit:
-        raise ApiError(
+        raise DomainError(
             "video_too_long",
             f"{field}: the video lasts {info.duration_s:.1f} s; the limit is {limit} s.",
             status=413,

@@ -4,8 +4,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from emotionhub.accounts.access import membership_tenant, scope_queryset
 from emotionhub.audit.admin_mixins import AuditedAdminMixin
-from emotionhub.reporting.access import membership_tenant, scope_queryset
 from emotionhub.reporting.models import Alert, Brand
 from emotionhub.social.models import Source
 

@@ -173,11 +173,12 @@ def _send(brand: Brand, alert: Alert) -> None:
             response = webhooks.post(
                 brand.alert_webhook_url, brand.tenant.webhook_secret, EVENT, alert_payload(alert)
             )
-            ok = 200 <= response.status_code < 300
+            ok = 200 <= response.status < 300
             alert.webhook_status = "delivered" if ok else "failed"
-            alert.webhook_error = "" if ok else f"HTTP {response.status_code}"
-        except (webhooks.UnsafeUrl, OSError, ValueError) as exc:
-            alert.webhook_status, alert.webhook_error = "failed", str(exc)[:500]
+            alert.webhook_error = "" if ok else f"HTTP {response.status}"
+        except webhooks.FetchError as exc:
+            alert.webhook_status = "failed"
+            alert.webhook_error = f"{exc.code}: {exc.message}"[:500]
             log.warning("alert webhook for brand %s failed: %s", brand.pk, exc)
     emails = [e for e in brand.alert_emails if isinstance(e, str) and "@" in e]
     if emails:

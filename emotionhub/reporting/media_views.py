@@ -13,8 +13,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from PIL import Image, UnidentifiedImageError
 
+from emotionhub.accounts.access import scope_queryset
 from emotionhub.media.models import Media, MediaKind
-from emotionhub.reporting.access import scope_queryset
 from emotionhub.reporting.face_blur import blur_faces
 
 DEFAULT_SIZE = 160

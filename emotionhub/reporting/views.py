@@ -13,10 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from emotionhub.accounts.access import membership_tenant
 from emotionhub.audit import Action, record
 from emotionhub.media.models import MediaKind
 from emotionhub.reporting import alerts, csv_export, facts, queries
-from emotionhub.reporting.access import membership_tenant
 from emotionhub.reporting.filters import FilterError, parse
 from emotionhub.reporting.models import Brand, ResultFact
 

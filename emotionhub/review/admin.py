@@ -1,7 +1,7 @@
 """The review queue (admin): filter results, label faces and posts fast, export, compare.
 
 Reviewers are staff users with a tenant membership; they see their tenant only (see
-``reporting.access``). The change page of a queue item is the review page.
+``accounts.access``). The change page of a queue item is the review page.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from emotionhub.analyzers import model_cards
-from emotionhub.audit import Action, record
-from emotionhub.reporting import facts
-from emotionhub.reporting.access import (
+from emotionhub.accounts.access import (
     ReadOnlyAdminMixin,
     TenantScopedAdminMixin,
     export_tenant,
     scope_queryset,
 )
+from emotionhub.analyzers import model_cards
+from emotionhub.audit import Action, record
+from emotionhub.reporting import facts
 from emotionhub.review import agreement, exports, labels
 from emotionhub.review.models import ReviewItem, ReviewLabel
 from emotionhub.review.targets import REVIEWABLE_ANALYZERS, SENTIMENT_LABELS, targets

@@ -99,13 +99,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["emotionhub.accounts.permissions.HasTenantScope"],
-    "DEFAULT_PAGINATION_CLASS": "emotionhub.api.pagination.DefaultPagination",
+    "DEFAULT_PAGINATION_CLASS": "emotionhub.apibase.pagination.DefaultPagination",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "emotionhub.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "emotionhub.apibase.errors.exception_handler",
     # Requests per minute per API key (emotionhub/limits/throttling.py, in CACHES).
     "DEFAULT_THROTTLE_CLASSES": ["emotionhub.limits.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -150,7 +150,7 @@ SPECTACULAR_SETTINGS = {
     "SECURITY": [{"ApiKeyAuth": []}],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "emotionhub.api.openapi_errors.add_error_responses",
+        "emotionhub.apibase.openapi_errors.add_error_responses",
     ],
 }
 
@@ -247,6 +247,8 @@ EMOTIONHUB_WEBHOOK_MAX_ATTEMPTS = env_int("EMOTIONHUB_WEBHOOK_MAX_ATTEMPTS", 5)
 # Webhooks to private, loopback and link-local addresses are refused unless allowed here
 # (tests and single-machine setups deliver to localhost).
 EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE = env_bool("EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE", False)
+# ... or inside one of these networks (e.g. a receiver on 10.0.0.0/8; tests use 127.0.0.1/32).
+EMOTIONHUB_WEBHOOK_ALLOWED_NETWORKS = env_list("EMOTIONHUB_WEBHOOK_ALLOWED_NETWORKS", [])
 
 # --- Security (docs/security.md) -------------------------------------------------------------
 # Per API key: requests per minute and media items per UTC day when the key sets none

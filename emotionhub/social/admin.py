@@ -8,8 +8,8 @@ from django.utils.html import format_html
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
+from emotionhub.accounts.access import TenantScopedAdminMixin, is_operator
 from emotionhub.audit.admin_mixins import AuditedAdminMixin
-from emotionhub.reporting.access import TenantScopedAdminMixin, is_operator
 from emotionhub.social import schedules
 from emotionhub.social.connectors import InvalidConfig, clean_config
 from emotionhub.social.models import Post, RunTrigger, Source, SourceRun

@@ -26,11 +26,11 @@ from emotionhub.accounts.models import Scope
 from emotionhub.accounts.principal import Principal
 from emotionhub.accounts.purpose import face_emotion_refusal
 from emotionhub.analyzers import registry
-from emotionhub.api.errors import ApiError
+from emotionhub.core.errors import DomainError
+from emotionhub.core.http import SafeClient
 from emotionhub.jobs.submissions import SubmissionRequest, create_submission
 from emotionhub.media.models import Media
 from emotionhub.social.connectors.base import IncomingPost
-from emotionhub.social.fetching import SafeClient
 from emotionhub.social.media import MediaRefused, download_image
 from emotionhub.social.models import Post, Source, SourceRun
 
@@ -82,7 +82,7 @@ def analyzers_by_kind(source: Source) -> dict[str, list[str]]:
     chosen = list(dict.fromkeys(source.analyzers)) or enabled
     unknown = [name for name in chosen if name not in enabled]
     if unknown:
-        raise ApiError(
+        raise DomainError(
             "unknown_analyzer",
             f"Unknown or disabled analyzers: {', '.join(unknown)}.",
             details={"unknown": unknown, "available": enabled},
@@ -183,7 +183,7 @@ def ingest(
             continue
         try:
             post = _create_post(source, external_id, item, text, uploads, refused, kinds, run)
-        except ApiError as exc:
+        except DomainError as exc:
             # Refused by the submission path: leave the post out, keep the run going.
             stats.skipped += 1
             stats.record(external_id, "skipped")
@@ -210,7 +210,7 @@ def _create_post(
     run: SourceRun | None,
 ) -> Post | None:
     """The new Post with its submission, or None when another writer stored it first.
-    Raises :class:`ApiError` (nothing written) when the submission path refuses it."""
+    Raises :class:`DomainError` (nothing written) when the submission path refuses it."""
     analyzers = sorted(set(kinds["image"] if uploads else []) | set(kinds["text"] if text else []))
     request = SubmissionRequest(
         files=uploads,

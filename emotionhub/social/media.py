@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from emotionhub.api.errors import ApiError
+from emotionhub.core.errors import DomainError
+from emotionhub.core.http import FetchError, SafeClient
 from emotionhub.media.validation import IMAGE_MIMES, check_upload
-from emotionhub.social.fetching import FetchError, SafeClient
 
 
 class MediaRefused(Exception):
@@ -45,7 +45,7 @@ def download_image(client: SafeClient, url: str) -> SimpleUploadedFile:
     upload = SimpleUploadedFile(name, fetched.body, content_type=fetched.content_type)
     try:
         checked = check_upload(upload, field="image")
-    except ApiError as exc:
+    except DomainError as exc:
         raise MediaRefused(url, exc.code, exc.message) from None
     if checked.kind != "image":
         raise MediaRefused(url, "unsupported_media_type", f"the content is {checked.mime}")

@@ -29,9 +29,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from emotionhub.api.errors import ApiError
+from emotionhub.core.errors import DomainError
+from emotionhub.core.http import SafeClient
 from emotionhub.social.connectors.base import IncomingPost, parse_datetime
-from emotionhub.social.fetching import SafeClient
 from emotionhub.social.ingest import IngestStats, Limits, ingest
 from emotionhub.social.models import PushNonce, RunStatus, RunTrigger, Source, SourceRun
 from emotionhub.social.runs import save_run
@@ -53,29 +53,31 @@ def verify(source: Source, headers: Mapping[str, str], body: bytes) -> str:
     timestamp, nonce = headers.get(TIMESTAMP_HEADER), headers.get(NONCE_HEADER)
     signature = headers.get(SIGNATURE_HEADER)
     if not (timestamp and nonce and signature):
-        raise ApiError(
+        raise DomainError(
             "signature_missing",
             f"Send {TIMESTAMP_HEADER}, {NONCE_HEADER} and {SIGNATURE_HEADER}.",
             status=401,
         )
     if not hmac.compare_digest(sign(source.push_secret, timestamp, nonce, body), signature):
-        raise ApiError(
+        raise DomainError(
             "invalid_signature",
             "The signature does not match HMAC-SHA256(secret, '<timestamp>.<nonce>.<body>').",
             status=401,
         )
     if not timestamp.isdigit():
-        raise ApiError("invalid_timestamp", f"{TIMESTAMP_HEADER} must be Unix seconds.", status=401)
+        raise DomainError(
+            "invalid_timestamp", f"{TIMESTAMP_HEADER} must be Unix seconds.", status=401
+        )
     tolerance = settings.EMOTIONHUB_PUSH_TOLERANCE_SECONDS
     skew = abs(time.time() - int(timestamp))
     if skew > tolerance:
-        raise ApiError(
+        raise DomainError(
             "stale_timestamp",
             f"The timestamp is {skew:.0f} s away from the server's clock; at most {tolerance}.",
             status=401,
         )
     if not NONCE_PATTERN.fullmatch(nonce):
-        raise ApiError(
+        raise DomainError(
             "invalid_nonce", f"{NONCE_HEADER} must be 16-128 of A-Z a-z 0-9 _ - .", status=400
         )
     return nonce
@@ -86,21 +88,21 @@ def parse_posts(body: bytes) -> list[IncomingPost]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise ApiError("invalid_json", "The body is not valid JSON.", status=400) from None
+        raise DomainError("invalid_json", "The body is not valid JSON.", status=400) from None
     if not isinstance(data, dict) or not isinstance(data.get("posts"), list):
-        raise ApiError("invalid_push", 'The body must be {"posts": [...]}.', status=400)
+        raise DomainError("invalid_push", 'The body must be {"posts": [...]}.', status=400)
     posts = data["posts"]
     if not posts:
-        raise ApiError("no_items", "posts is empty.", status=400)
+        raise DomainError("no_items", "posts is empty.", status=400)
     limit = settings.EMOTIONHUB_PUSH_MAX_POSTS
     if len(posts) > limit:
-        raise ApiError("too_many_items", f"{len(posts)} posts; at most {limit}.", status=400)
+        raise DomainError("too_many_items", f"{len(posts)} posts; at most {limit}.", status=400)
     return [_post(index, entry) for index, entry in enumerate(posts)]
 
 
 def _post(index: int, entry: Any) -> IncomingPost:
-    def bad(message: str) -> ApiError:
-        return ApiError(
+    def bad(message: str) -> DomainError:
+        return DomainError(
             "invalid_push", f"posts[{index}]: {message}", status=400, details={"post": index}
         )
 
@@ -148,7 +150,7 @@ def receive(
     """Authenticate, validate and ingest one push; the run that records it."""
     nonce = verify(source, headers, body)
     if not source.enabled:
-        raise ApiError("source_disabled", "This source is disabled.", status=403)
+        raise DomainError("source_disabled", "This source is disabled.", status=403)
     items = parse_posts(body)
     now = timezone.now()
     window = datetime.timedelta(seconds=2 * settings.EMOTIONHUB_PUSH_TOLERANCE_SECONDS)
@@ -157,7 +159,7 @@ def receive(
             PushNonce.objects.filter(source=source, received_at__lt=now - window).delete()
             PushNonce.objects.create(source=source, nonce=nonce)
     except IntegrityError:
-        raise ApiError(
+        raise DomainError(
             "replayed_nonce", "This nonce was already used; send each push once.", status=409
         ) from None
     run = SourceRun.objects.create(tenant=source.tenant, source=source, trigger=RunTrigger.PUSH)
@@ -167,7 +169,7 @@ def receive(
             ingest(
                 source, items, client=client, limits=Limits.for_source(source), run=run, stats=stats
             )
-    except ApiError as exc:
+    except DomainError as exc:
         save_run(run, stats, RunStatus.FAILED, exc.code, exc.message)
         raise
     except BaseException as exc:

@@ -17,9 +17,9 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from emotionhub.api.errors import ApiError
+from emotionhub.core.errors import DomainError
+from emotionhub.core.http import FetchError, RateLimited, SafeClient
 from emotionhub.social.connectors import InvalidConfig, clean_config, connector_for
-from emotionhub.social.fetching import FetchError, RateLimited, SafeClient
 from emotionhub.social.ingest import IngestStats, Limits, analyzers_by_kind, ingest
 from emotionhub.social.models import RunStatus, RunTrigger, Source, SourceKind, SourceRun
 
@@ -75,7 +75,7 @@ def fetch_source(source_id: str, trigger: str = RunTrigger.SCHEDULE) -> SourceRu
         _fail(source, run, stats, exc.code, exc.message, exc.http_status)
     except InvalidConfig as exc:
         _fail(source, run, stats, "invalid_config", str(exc))
-    except ApiError as exc:
+    except DomainError as exc:
         _fail(source, run, stats, exc.code, exc.message)
     except Exception as exc:  # a bug or a database error: record it, keep the worker alive
         log.exception("fetch of source %s failed", source_id)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from emotionhub.core.http import FetchError, RateLimited, SafeClient
 from emotionhub.social.connectors import InvalidConfig, clean_config
 from emotionhub.social.connectors.base import MalformedPayload, html_to_text
 from emotionhub.social.connectors.bluesky import BlueskyConnector
 from emotionhub.social.connectors.mastodon import MastodonConnector, link_param
 from emotionhub.social.connectors.reddit import RedditConnector
 from emotionhub.social.connectors.rss import RssConnector
-from emotionhub.social.fetching import FetchError, RateLimited, SafeClient
 from tests.social.conftest import Reply
 
 # --- Mastodon -------------------------------------------------------------------------------

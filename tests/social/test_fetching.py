@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from emotionhub.social.fetching import (
+from emotionhub.core.http import (
     FetchError,
     RateLimited,
     SafeClient,

@@ -10,8 +10,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from emotionhub.accounts.principal import principal_for
-from emotionhub.api.errors import ApiError, reject_unknown_fields
-from emotionhub.api.views import TenantScopedMixin
+from emotionhub.apibase.errors import ApiError, reject_unknown_fields
+from emotionhub.apibase.viewsets import TenantScopedMixin
 from emotionhub.reporting import alerts as alert_rules
 from emotionhub.reporting import facts, queries
 from emotionhub.reporting.api import serializers

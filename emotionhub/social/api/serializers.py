@@ -7,8 +7,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from emotionhub.analyzers import registry
-from emotionhub.api.errors import ApiError
 from emotionhub.api.serializers import MediaDetailSerializer
+from emotionhub.apibase.errors import ApiError
 from emotionhub.jobs.submissions import check_analyzer_options
 from emotionhub.social import schedules
 from emotionhub.social.connectors import InvalidConfig, clean_config

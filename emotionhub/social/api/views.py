@@ -19,9 +19,9 @@ from emotionhub import audit
 from emotionhub.accounts.principal import principal_for
 from emotionhub.accounts.purpose import check_face_emotion_allowed
 from emotionhub.analyzers import registry
-from emotionhub.api.errors import ApiError, reject_unknown_fields
-from emotionhub.api.filters import UtcIsoDateTimeFilter
-from emotionhub.api.views import TenantScopedMixin
+from emotionhub.apibase.errors import ApiError, reject_unknown_fields
+from emotionhub.apibase.filters import UtcIsoDateTimeFilter
+from emotionhub.apibase.viewsets import TenantScopedMixin
 from emotionhub.jobs.models import AnalysisJob, AnalysisResult
 from emotionhub.media.models import Media
 from emotionhub.social import push, schedules

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any, ClassVar
 
-from emotionhub.social.fetching import Fetched, FetchError, SafeClient, raise_for_status
+from emotionhub.core.http import Fetched, FetchError, SafeClient, raise_for_status
 
 
 class InvalidConfig(ValueError):

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from emotionhub.core.http import SafeClient
 from emotionhub.social.connectors.base import (
     Batch,
     Connector,
@@ -26,7 +27,6 @@ from emotionhub.social.connectors.base import (
     reject_unknown,
     require_str,
 )
-from emotionhub.social.fetching import SafeClient
 
 PAGE_LIMIT = 100
 METHOD = "/xrpc/app.bsky.feed.searchPosts"

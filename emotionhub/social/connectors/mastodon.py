@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from emotionhub.core.http import SafeClient
 from emotionhub.social.connectors.base import (
     Batch,
     Connector,
@@ -28,7 +29,6 @@ from emotionhub.social.connectors.base import (
     parse_datetime,
     reject_unknown,
 )
-from emotionhub.social.fetching import SafeClient
 
 PAGE_LIMIT = 40  # the API's maximum for statuses
 

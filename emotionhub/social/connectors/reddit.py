@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from emotionhub.core.http import SafeClient
 from emotionhub.social.connectors.base import (
     Batch,
     Connector,
@@ -23,7 +24,6 @@ from emotionhub.social.connectors.base import (
     reject_unknown,
     require_str,
 )
-from emotionhub.social.fetching import SafeClient
 
 PAGE_LIMIT = 100
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")

@@ -14,6 +14,7 @@ from typing import Any
 
 import feedparser
 
+from emotionhub.core.http import SafeClient, UnsafeUrl, check_url_shape, raise_for_status
 from emotionhub.social.connectors.base import (
     Batch,
     Connector,
@@ -25,7 +26,6 @@ from emotionhub.social.connectors.base import (
     reject_unknown,
     require_str,
 )
-from emotionhub.social.fetching import SafeClient, UnsafeUrl, check_url_shape, raise_for_status
 
 MAX_ENTRIES = 500
 

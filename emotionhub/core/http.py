@@ -1,25 +1,31 @@
-"""The only HTTP client social ingestion uses: it never reaches a private network.
+"""The one outbound HTTP client: social ingestion, media by URL, webhooks and alerts.
 
-Feeds and posts name URLs chosen by strangers, so every connection is checked where it is
-made: the host name is resolved, every address must pass the policy, and the socket is
-opened to the checked address (a DNS answer that changes between check and connect cannot
-slip through; TLS still verifies the original host name). Redirects are followed by hand,
-each hop re-checked, at most ``EMOTIONHUB_FETCH_MAX_REDIRECTS`` of them. Environment
-proxies are ignored, since a proxy would make the check meaningless. Bodies are streamed
-with a byte limit and an overall deadline.
+Feeds, posts, media URLs and webhook URLs are chosen by strangers, so every connection is
+checked where it is made: the host name is resolved, every address must pass the policy,
+and the socket is opened to the checked address (a DNS answer that changes between check
+and connect cannot slip through; TLS still verifies the original host name). GET redirects
+are followed by hand, each hop re-checked, at most ``EMOTIONHUB_FETCH_MAX_REDIRECTS`` of
+them; POST redirects are returned, never followed. Environment proxies are ignored, since
+a proxy would make the check meaningless. Bodies are streamed with a byte limit and an
+overall deadline.
 
-Policy: only globally routable addresses, unless ``EMOTIONHUB_FETCH_ALLOW_PRIVATE`` is set
-or the address is inside ``EMOTIONHUB_FETCH_ALLOWED_NETWORKS`` (tests use 127.0.0.1).
+Policy (:class:`AddressPolicy`): only globally routable addresses, unless the policy allows
+private ones or the address is inside its allowed networks. Fetching reads
+``EMOTIONHUB_FETCH_ALLOW_PRIVATE`` / ``EMOTIONHUB_FETCH_ALLOWED_NETWORKS`` (tests use
+127.0.0.1); webhook and alert deliveries read ``EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE`` /
+``EMOTIONHUB_WEBHOOK_ALLOWED_NETWORKS``. Settings
+are read when a connection is made, so a changed setting applies to the next request.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import email.utils
+import functools
 import ipaddress
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -68,24 +74,55 @@ class _BlockedAddress(Exception):
     pass
 
 
-def _networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [
-        ipaddress.ip_network(n, strict=False) for n in settings.EMOTIONHUB_FETCH_ALLOWED_NETWORKS
-    ]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def address_allowed(address: IPAddress) -> bool:
-    """Whether the policy lets a fetch connect to ``address``."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    if settings.EMOTIONHUB_FETCH_ALLOW_PRIVATE:
-        return True
-    if any(address.version == net.version and address in net for net in _networks()):
-        return True
-    return address.is_global and not address.is_multicast
+@dataclasses.dataclass(frozen=True)
+class AddressPolicy:
+    """Which addresses a connection may be opened to."""
+
+    allow_private: bool = False
+    allowed_networks: tuple[Network, ...] = ()
+
+    def allows(self, address: IPAddress) -> bool:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if self.allow_private:
+            return True
+        if any(address.version == n.version and address in n for n in self.allowed_networks):
+            return True
+        return address.is_global and not address.is_multicast
 
 
-def resolve_checked(host: str, port: int) -> list[str]:
+def _parse_networks(names: list[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(name, strict=False) for name in names)
+
+
+def fetch_policy() -> AddressPolicy:
+    """Social ingestion and media submitted by URL."""
+    return AddressPolicy(
+        allow_private=settings.EMOTIONHUB_FETCH_ALLOW_PRIVATE,
+        allowed_networks=_parse_networks(settings.EMOTIONHUB_FETCH_ALLOWED_NETWORKS),
+    )
+
+
+def webhook_policy() -> AddressPolicy:
+    """Submission webhooks and alert webhooks (the receiver is the tenant's own server)."""
+    return AddressPolicy(
+        allow_private=settings.EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE,
+        allowed_networks=_parse_networks(settings.EMOTIONHUB_WEBHOOK_ALLOWED_NETWORKS),
+    )
+
+
+PolicySource = Callable[[], AddressPolicy]
+
+
+def address_allowed(address: IPAddress, policy: AddressPolicy | None = None) -> bool:
+    """Whether ``policy`` (default: the fetch policy) lets a connection reach ``address``."""
+    return (policy or fetch_policy()).allows(address)
+
+
+def resolve_checked(host: str, port: int, policy: AddressPolicy | None = None) -> list[str]:
     """The addresses of ``host``; raises if it does not resolve or any address is refused.
 
     Refusing when *any* address is private (not only the first) means a host cannot mix a
@@ -96,16 +133,19 @@ def resolve_checked(host: str, port: int) -> list[str]:
     except (socket.gaierror, UnicodeError) as exc:
         raise _BlockedAddress(f"host {host!r} does not resolve") from exc
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    policy = policy or fetch_policy()
     for raw in addresses:
-        if not address_allowed(ipaddress.ip_address(raw.split("%")[0])):
+        if not policy.allows(ipaddress.ip_address(raw.split("%")[0])):
             raise _BlockedAddress(f"host {host!r} resolves to a non-public address ({raw})")
     return addresses
 
 
 class _CheckedConnectionMixin:
+    policy_source: PolicySource = fetch_policy
+
     def _new_conn(self):
         host = self._dns_host
-        addresses = resolve_checked(host, self.port)
+        addresses = resolve_checked(host, self.port, type(self).policy_source())
         self._dns_host = addresses[0]  # connect to what was checked; SNI keeps self.host
         try:
             return super()._new_conn()
@@ -113,29 +153,27 @@ class _CheckedConnectionMixin:
             self._dns_host = host
 
 
-class _CheckedHTTPConnection(_CheckedConnectionMixin, HTTPConnection):
-    pass
-
-
-class _CheckedHTTPSConnection(_CheckedConnectionMixin, HTTPSConnection):
-    pass
-
-
-class _CheckedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _CheckedHTTPConnection
-
-
-class _CheckedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _CheckedHTTPSConnection
+@functools.cache
+def _pool_classes(policy_source: PolicySource) -> dict[str, type]:
+    """Connection pools whose connections check addresses against ``policy_source()``."""
+    source = staticmethod(policy_source)
+    http_conn = type("CheckedHTTPConnection", (_CheckedConnectionMixin, HTTPConnection), {})
+    https_conn = type("CheckedHTTPSConnection", (_CheckedConnectionMixin, HTTPSConnection), {})
+    http_conn.policy_source = https_conn.policy_source = source
+    return {
+        "http": type("CheckedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
+        "https": type("CheckedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
+    }
 
 
 class _CheckedAdapter(HTTPAdapter):
+    def __init__(self, policy_source: PolicySource, **kwargs) -> None:
+        self._pool_classes = _pool_classes(policy_source)
+        super().__init__(**kwargs)
+
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _CheckedHTTPPool,
-            "https": _CheckedHTTPSPool,
-        }
+        self.poolmanager.pool_classes_by_scheme = dict(self._pool_classes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +194,18 @@ def check_url_shape(url: str) -> None:
         raise UnsafeUrl(f"only http(s) URLs with a host are fetched, not {url[:200]!r}")
     if parts.username or parts.password:
         raise UnsafeUrl("URLs with credentials are not fetched")
+
+
+def check_destination(url: str, policy: AddressPolicy) -> None:
+    """Refuse ``url`` early (before anything is stored) when its shape or addresses fail
+    ``policy``. Connections check again when they are made; this is for a clear 400."""
+    check_url_shape(url)
+    parts = urlsplit(url)
+    default_port = 443 if parts.scheme == "https" else 80
+    try:
+        resolve_checked(parts.hostname or "", parts.port or default_port, policy)
+    except _BlockedAddress as exc:
+        raise UnsafeUrl(str(exc)) from None
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -184,15 +234,20 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 
 
 class SafeClient:
-    """GETs with the address policy, bounded redirects, size limits and a deadline."""
+    """Requests with the address policy, bounded redirects, size limits and a deadline.
 
-    def __init__(self) -> None:
+    ``policy`` is read at every connection (default: the fetch policy).
+    """
+
+    def __init__(
+        self, *, policy: PolicySource = fetch_policy, user_agent: str = USER_AGENT
+    ) -> None:
         self.session = requests.Session()
         self.session.trust_env = False  # no environment proxies: they would bypass the check
-        adapter = _CheckedAdapter(max_retries=0)
+        adapter = _CheckedAdapter(policy, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers["User-Agent"] = user_agent
 
     def close(self) -> None:
         self.session.close()
@@ -257,6 +312,43 @@ class SafeClient:
             "too_many_redirects",
             f"more than {settings.EMOTIONHUB_FETCH_MAX_REDIRECTS} redirects from {url[:200]}",
         )
+
+    def post(
+        self,
+        url: str,
+        *,
+        data: bytes,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        max_bytes: int | None = None,
+        read_body: bool = True,
+    ) -> Fetched:
+        """POST once. Redirects are returned, not followed: the next hop would receive the
+        body without the caller having chosen it. ``read_body=False`` leaves the answer's
+        body unread (deliveries need only the status)."""
+        check_url_shape(url)
+        timeout = timeout or settings.EMOTIONHUB_FETCH_TIMEOUT_SECONDS
+        try:
+            response = self.session.post(
+                url,
+                data=data,
+                headers=headers,
+                allow_redirects=False,
+                stream=True,
+                timeout=(timeout, timeout),
+            )
+        except _BlockedAddress as exc:
+            raise UnsafeUrl(str(exc)) from None
+        except requests.Timeout:
+            raise FetchError("timeout", f"{_host(url)} did not answer in time") from None
+        except (requests.RequestException, OSError) as exc:
+            raise FetchError("connection_failed", f"{_host(url)}: {exc}") from None
+        with response:
+            body = b""
+            if read_body:
+                limit = max_bytes or settings.EMOTIONHUB_FETCH_MAX_BYTES
+                body = _read_limited(response, limit, time.monotonic() + timeout * 2)
+            return Fetched(response.url, response.status_code, response.headers, body)
 
 
 def _host(url: str) -> str:

@@ -2,7 +2,7 @@
 fuzzing in tests/test_api_fuzz.py) know them: drf-spectacular lists only the success
 responses of a view.
 
-Every error body has one shape (``emotionhub.api.errors.error_body``). Which statuses an
+Every error body has one shape (``emotionhub.apibase.errors.error_body``). Which statuses an
 operation can answer follows from what it has: authentication (401, 403, 429 when a key's
 rate limit is spent), parameters or a body (400), a path id or pagination (404), a request
 body (413, 415). Statuses that only some views raise are listed in ``VIEW_ERRORS``.

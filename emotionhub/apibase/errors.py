@@ -1,6 +1,8 @@
 """One error shape for every failure: ``{"error": {"code", "message", "details"?}}``.
 
-``code`` is stable and machine-readable; ``message`` is for people.
+``code`` is stable and machine-readable; ``message`` is for people. Domain code raises
+:class:`emotionhub.core.errors.DomainError`; this module alone turns it (and DRF's and
+Django's own exceptions) into HTTP answers.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from emotionhub.core.errors import DomainError
 
-class ApiError(exceptions.APIException):
-    """A client error with a stable code, raised anywhere below a view."""
+
+class ApiError(DomainError):
+    """A domain error raised by the API layer itself, which may also set response headers
+    (``Location`` and the like). Domain code below the API raises :class:`DomainError`."""
 
     def __init__(
         self,
@@ -27,14 +32,21 @@ class ApiError(exceptions.APIException):
         *,
         status: int = 400,
         details: dict | None = None,
+        retry_after: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail=message, code=code)
-        self.status_code = status
-        self.code = code
-        self.message = message
-        self.details = details
+        super().__init__(code, message, status=status, details=details, retry_after=retry_after)
         self.headers = headers or {}
+
+
+def domain_error_response(exc: DomainError) -> Response:
+    """The one error shape for a :class:`DomainError`, with its status and headers."""
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.retry_after is not None:
+        headers.setdefault("Retry-After", str(exc.retry_after))
+    return Response(
+        error_body(exc.code, exc.message, exc.details), status=exc.status, headers=headers
+    )
 
 
 DRF_CODES = {
@@ -85,12 +97,8 @@ def exception_handler(exc, context):
             error_body("request_too_large", str(exc) or "The request is too large."),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
-    if isinstance(exc, ApiError):
-        return Response(
-            error_body(exc.code, exc.message, exc.details),
-            status=exc.status_code,
-            headers=exc.headers,
-        )
+    if isinstance(exc, DomainError):
+        return domain_error_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

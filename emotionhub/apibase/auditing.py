@@ -13,7 +13,7 @@ from django.db import transaction
 from rest_framework.response import Response
 
 from emotionhub.accounts.principal import principal_for
-from emotionhub.api.errors import error_body
+from emotionhub.apibase.errors import error_body
 from emotionhub.audit.actions import Action
 from emotionhub.audit.recording import record
 

@@ -1,3 +1,5 @@
+"""Page-number pagination for every list endpoint (``?page=``, ``?page_size=`` up to 200)."""
+
 from rest_framework.pagination import PageNumberPagination
 
 

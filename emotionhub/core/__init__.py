@@ -1,0 +1,5 @@
+"""The bottom layer: what every app needs and nothing app-specific.
+
+Modules here import Django at most (settings), never an app of ours, DRF or Celery: domain
+errors (:mod:`.errors`) and the one safe outbound HTTP client (:mod:`.http`).
+"""
