@@ -30,6 +30,7 @@ from emotionhub.core.errors import DomainError
 from emotionhub.core.http import SafeClient
 from emotionhub.jobs.submissions import SubmissionRequest, create_submission
 from emotionhub.media.models import Media
+from emotionhub.social.cleaning import storable, storable_text
 from emotionhub.social.connectors.base import IncomingPost
 from emotionhub.social.media import MediaRefused, download_image
 from emotionhub.social.models import Post, Source, SourceRun
@@ -51,7 +52,7 @@ class IngestStats:
 
     def warn(self, **warning: str) -> None:
         if len(self.warnings) < MAX_WARNINGS:
-            self.warnings.append({k: str(v)[:500] for k, v in warning.items()})
+            self.warnings.append({k: storable_text(str(v)[:500]) for k, v in warning.items()})
 
     def record(self, external_id: str, outcome: str, post_id: str | None = None) -> None:
         self.outcomes.append((external_id, outcome, post_id))
@@ -96,7 +97,7 @@ def analyzers_by_kind(source: Source) -> dict[str, list[str]]:
 
 def normalise_external_id(value: str) -> str:
     """Ids longer than the column are stored as their hash, which stays unique."""
-    value = str(value).strip()
+    value = storable_text(str(value)).strip()
     if len(value) <= 255:
         return value
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
@@ -129,6 +130,7 @@ def ingest(
         kinds = {**kinds, "image": [a for a in kinds["image"] if a not in refusal.analyzers]}
     unique: dict[str, IncomingPost] = {}
     for item in items:
+        item = _storable_item(item)
         key = normalise_external_id(item.external_id)
         if key in unique:
             stats.duplicate += 1
@@ -199,6 +201,17 @@ def ingest(
     return stats
 
 
+def _storable_item(item: IncomingPost) -> IncomingPost:
+    """The item with NUL bytes and lone surrogates gone from everything that is stored."""
+    return dataclasses.replace(
+        item,
+        text=storable_text(item.text),
+        url=storable_text(item.url),
+        author=storable_text(item.author),
+        image_urls=[storable_text(u) for u in item.image_urls],
+    )
+
+
 def _create_post(
     source: Source,
     external_id: str,
@@ -234,7 +247,7 @@ def _create_post(
                 text=text,
                 posted_at=item.posted_at,
                 run=run,
-                skipped_media=refused,
+                skipped_media=storable(refused),
             )
             if request.files or request.texts:
                 principal = Principal(source.tenant, frozenset({Scope.SUBMIT}))

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from emotionhub.core.errors import DomainError
 from emotionhub.core.http import FetchError, RateLimited, SafeClient
+from emotionhub.social.cleaning import storable_text
 from emotionhub.social.connectors import InvalidConfig, clean_config, connector_for
 from emotionhub.social.ingest import IngestStats, Limits, analyzers_by_kind, ingest
 from emotionhub.social.models import RunStatus, RunTrigger, Source, SourceKind, SourceRun
@@ -90,7 +91,7 @@ def save_run(
 ) -> None:
     """Store the run's outcome and counts."""
     run.status, run.finished_at = status, timezone.now()
-    run.error_code, run.error_message = code, message[:2000]
+    run.error_code, run.error_message = code, storable_text(message[:2000])
     for field in ("fetched", "new", "duplicate", "skipped", "media_stored", "media_skipped"):
         setattr(run, field, getattr(stats, field))
     run.warnings = stats.warnings

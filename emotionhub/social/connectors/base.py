@@ -75,11 +75,20 @@ class _TextExtractor(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.images: list[str] = []
         self._skip = 0
 
     def handle_starttag(self, tag, attrs):
         if tag in ("script", "style"):
             self._skip += 1
+        elif tag in self.BREAKS:
+            self.parts.append("\n")
+        elif tag == "img":
+            self._image(dict(attrs))
+
+    def handle_startendtag(self, tag, attrs):
+        if tag == "img":
+            self._image(dict(attrs))
         elif tag in self.BREAKS:
             self.parts.append("\n")
 
@@ -93,17 +102,49 @@ class _TextExtractor(HTMLParser):
         if not self._skip:
             self.parts.append(data)
 
+    def parse_marked_section(self, i, report=1):
+        # ``<![`` not followed by a known keyword (CDATA, if, endif…) makes the stdlib's
+        # _markupbase raise AssertionError ("expected name token"); browsers show it as
+        # text, and so do we.
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            self.handle_data(self.rawdata[i : i + 3])
+            return i + 3
+
+    def _image(self, attrs: dict[str, str | None]) -> None:
+        src = (attrs.get("src") or "").strip()
+        # 1x1 tracking pixels (feed analytics) are no picture of anything.
+        if not src or attrs.get("width") in ("0", "1") or attrs.get("height") in ("0", "1"):
+            return
+        self.images.append(src)
+
+
+def _parse_html(markup: str) -> _TextExtractor:
+    parser = _TextExtractor()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except Exception:  # the stdlib parser on hostile input: never fail the feed for it
+        parser.parts = [re.sub(r"<[^>]*>?", " ", html.unescape(markup))]
+    return parser
+
 
 def html_to_text(markup: str) -> str:
-    """Plain text of an HTML fragment (Mastodon content, feed summaries)."""
+    """Plain text of an HTML fragment (Mastodon content, feed summaries); never raises."""
     if "<" not in markup:
         return html.unescape(markup).strip()
-    parser = _TextExtractor()
-    parser.feed(markup)
-    parser.close()
-    text = "".join(parser.parts)
+    text = "".join(_parse_html(markup).parts)
     text = re.sub(r"[ \t\r\f\v]+", " ", text)
     return re.sub(r"\s*\n\s*", "\n", text).strip()
+
+
+def html_image_urls(markup: str) -> list[str]:
+    """``src`` of each ``<img>`` in an HTML fragment, in document order (tracking pixels
+    left out); relative ones as written."""
+    if "<img" not in markup.lower():
+        return []
+    return _parse_html(markup).images
 
 
 def parse_datetime(value: Any) -> datetime | None:
