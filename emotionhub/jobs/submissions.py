@@ -252,6 +252,15 @@ def _decode_text(upload, field: str) -> str:
         ) from None
     finally:
         upload.seek(0)
+    if "\x00" in text:
+        # Sniffing reads the first 8 KiB; a NUL later is found here (PostgreSQL text cannot
+        # hold one), refused like a NUL at the start: not a text file.
+        raise DomainError(
+            "unsupported_media_type",
+            f"{field}: text files must not contain NUL bytes (found at offset "
+            f"{text.index(chr(0))}).",
+            status=415,
+        )
     if not text.strip():
         raise DomainError(
             "empty_text", f"{field}: the text file holds only whitespace.", status=400

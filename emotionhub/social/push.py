@@ -119,6 +119,10 @@ def _post(index: int, entry: Any) -> IncomingPost:
     for field in ("text", "author", "url"):
         if not isinstance(entry.get(field, ""), str):
             raise bad(f"{field} must be a string")
+    for field in ("id", "text", "author", "url"):
+        # PostgreSQL text cannot hold U+0000: refused here, not a 500 at the INSERT.
+        if "\x00" in str(entry.get(field, "")):
+            raise bad(f"{field} contains a NUL character (U+0000)")
     url = entry.get("url", "")
     if url and not url.startswith(("http://", "https://")):
         raise bad("url must be http(s)")

@@ -112,6 +112,9 @@ def test_a_replayed_nonce_is_refused(hook):
             "invalid_push",
         ),
         ({"raw": b'{"posts": [{"id": "x", "text": "t", "mood": 1}]}'}, 400, "invalid_push"),
+        # PostgreSQL refuses U+0000 in text: a 500 at the INSERT before.
+        ({"raw": b'{"posts": [{"id": "x", "text": "a\\u0000b"}]}'}, 400, "invalid_push"),
+        ({"raw": b'{"posts": [{"id": "x\\u0000", "text": "t"}]}'}, 400, "invalid_push"),
     ],
 )
 def test_bad_pushes_get_a_clear_error_and_write_nothing(hook, kwargs, status, code):
