@@ -36,6 +36,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from emotionhub.core.addresses import effective_address, is_public
+
 USER_AGENT = "EmotionHub/0.1 (social ingestion; +https://github.com/emotionhub)"
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -85,13 +87,15 @@ class AddressPolicy:
     allowed_networks: tuple[Network, ...] = ()
 
     def allows(self, address: IPAddress) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
         if self.allow_private:
             return True
-        if any(address.version == n.version and address in n for n in self.allowed_networks):
+        # An IPv4-mapped, NAT64 or 6to4 address is judged by the IPv4 address it carries.
+        candidates = {address, effective_address(address)}
+        if any(
+            a.version == n.version and a in n for a in candidates for n in self.allowed_networks
+        ):
             return True
-        return address.is_global and not address.is_multicast
+        return is_public(address)
 
 
 def _parse_networks(names: list[str]) -> tuple[Network, ...]:

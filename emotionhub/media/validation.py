@@ -173,11 +173,18 @@ def _video_facts(upload, field: str) -> tuple[int | None, int | None, float | No
         return None, None, None
     try:
         with _local_path(upload) as path:
-            info = probe_video(path)
-    except VideoDecodeError as exc:
-        raise DomainError(
-            "corrupt_video", f"{field}: the video cannot be decoded ({exc}).", status=400
-        ) from None
+            try:
+                info = probe_video(path)
+            except VideoDecodeError as exc:
+                # The error names the file it read, a server-side temporary file here.
+                reason = str(exc).removeprefix(f"{path.name}: ")
+                raise DomainError(
+                    "corrupt_video",
+                    f"{field}: {upload.name!r} cannot be decoded as a video ({reason}).",
+                    status=400,
+                ) from None
+    finally:
+        upload.seek(0)
     limit = settings.EMOTIONHUB_MAX_VIDEO_SECONDS
     # A duration the container does not record (live-recorded WebM) stays unknown: finding
     # it would mean decoding the whole upload here; the analyzer's caps bound the work.

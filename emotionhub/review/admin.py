@@ -7,6 +7,7 @@ Reviewers are staff users with a tenant membership; they see their tenant only (
 from __future__ import annotations
 
 import logging
+import uuid
 
 from django.contrib import admin, messages
 from django.db.models import Exists, F, OuterRef
@@ -74,7 +75,13 @@ class SourceFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() == "none":
             return queryset.filter(fact__source__isnull=True)
-        return queryset.filter(fact__source_id=self.value()) if self.value() else queryset
+        if not self.value():
+            return queryset
+        try:
+            source_id = uuid.UUID(self.value())
+        except ValueError:  # a hand-edited URL: no source has that id
+            return queryset.none()
+        return queryset.filter(fact__source_id=source_id)
 
 
 class DisagreementFilter(admin.SimpleListFilter):

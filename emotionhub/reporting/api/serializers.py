@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from emotionhub.jobs import webhooks
 from emotionhub.reporting.models import Alert, Brand
 from emotionhub.social.models import Source
 
@@ -51,6 +52,15 @@ class BrandSerializer(serializers.ModelSerializer):
             others = others.exclude(pk=self.instance.pk)
         if self.tenant is not None and others.exists():
             raise serializers.ValidationError("A brand with this name exists.")
+        return value
+
+    def validate_alert_webhook_url(self, value: str) -> str:
+        """Checked when stored too, not only when an alert is sent (as submissions do)."""
+        if value:
+            try:
+                webhooks.check_url(value)
+            except webhooks.UnsafeUrl as exc:
+                raise serializers.ValidationError(f"{exc}.") from None
         return value
 
     def validate_baseline_days(self, value: int) -> int:
