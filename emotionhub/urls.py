@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from emotionhub.apibase.errors import json_not_found, json_server_error
+from emotionhub.realtime.views import demo_page
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("emotionhub.api.urls")),
     path("reporting/", include("emotionhub.reporting.urls")),
+    path("realtime/", demo_page, name="realtime-demo"),
 ]
 
 

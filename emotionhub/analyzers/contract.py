@@ -37,6 +37,9 @@ class AnalyzerSpec:
     ``infers_emotion_from_faces`` must be True for any analyzer that reads emotions or
     expressions off faces (also as one component): the law forbids that for some purposes
     (EU AI Act, Art. 5(1)(f)), so the server refuses such analyzers for those tenants.
+    ``realtime=True`` says the analyzer implements :meth:`Analyzer.analyze_frames` fast
+    enough for live use: only such analyzers may run on ``POST /api/v1/analyze`` and the
+    ``/api/v1/stream`` WebSocket, which hand it decoded frames instead of stored files.
     """
 
     name: str
@@ -55,6 +58,7 @@ class AnalyzerSpec:
     model_card: str = ""
     licence: str = ""
     infers_emotion_from_faces: bool = False
+    realtime: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "media_kinds", frozenset(self.media_kinds))
@@ -87,6 +91,18 @@ class Item:
     report_progress: Callable[[float], None] = dataclasses.field(
         default=lambda fraction: None, repr=False, compare=False
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Frame:
+    """One decoded still handed to :meth:`Analyzer.analyze_frames` (real-time path).
+
+    ``image`` is an upright ``(H, W, 3)`` uint8 RGB numpy array; nothing is on disk.
+    """
+
+    id: str
+    image: Any
+    settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,3 +150,9 @@ class Analyzer(ABC):
         """Analyze a batch (at most ``spec.max_batch_size`` items): one entry per item,
         in order. Raising for a batch of several items makes the runner analyze each of
         them alone, so only the items that raise on their own fail (with that error)."""
+
+    def analyze_frames(self, frames: Sequence[Frame]) -> list[Result | AnalyzerError]:
+        """Analyse decoded frames (spec ``realtime=True``): one entry per frame, in order,
+        with the payload ``analyze`` would give for the same image. Several frames (from
+        several streams) arrive together so the models see one batch."""
+        raise NotImplementedError(f"{type(self).__name__} has no real-time path")

@@ -60,6 +60,11 @@ def enabled_specs() -> list[AnalyzerSpec]:
     return [get_spec(name) for name in enabled_names()]
 
 
+def realtime_names() -> list[str]:
+    """Enabled analyzers whose spec declares real-time support."""
+    return [spec.name for spec in enabled_specs() if spec.realtime]
+
+
 def spec_problems(name: str) -> list[str]:
     """Everything wrong with the plugin installed under ``name`` (empty when valid)."""
     try:
@@ -86,6 +91,10 @@ def spec_problems(name: str) -> list[str]:
         problems.append("version must not be empty")
     if not isinstance(spec.infers_emotion_from_faces, bool):
         problems.append("infers_emotion_from_faces must be True or False")
+    if spec.realtime and (
+        "image" not in spec.media_kinds or cls.analyze_frames is Analyzer.analyze_frames
+    ):
+        problems.append("declares realtime but does not accept images or has no analyze_frames")
     for field in ("result_schema", "settings_schema"):
         try:
             Draft202012Validator.check_schema(dict(getattr(spec, field)))

@@ -16,6 +16,7 @@ from emotionhub.analyzers.contract import (
     MODEL_VERSION_MAX,
     Analyzer,
     AnalyzerError,
+    Frame,
     Item,
     Result,
 )
@@ -36,7 +37,7 @@ StrictSettingsValidator = validators.extend(
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    item: Item
+    item: Item | Frame
     result: Result | None
     error: AnalyzerError | None
     duration_ms: float
@@ -79,10 +80,31 @@ def run_batch(analyzer: Analyzer, items: Sequence[Item]) -> list[Outcome]:
     return _checked_outcomes(analyzer, items, outputs, per_item_ms)
 
 
-def _analyze(analyzer: Analyzer, items: Sequence[Item]) -> list | AnalyzerError:
+def run_frames(analyzer: Analyzer, frames: Sequence[Frame]) -> list[Outcome]:
+    """The real-time path: decoded frames through ``analyze_frames``, checked the same way
+    (schema, model version, contract), so a live answer is what a stored result would be.
+    As in :func:`run_batch`, a batch that raises is run again frame by frame, so one
+    stream's bad frame does not fail the other streams' frames of its batch."""
+    started = time.perf_counter()
+    raised = _analyze(analyzer, frames, analyzer.analyze_frames)
+    if isinstance(raised, AnalyzerError) and len(frames) > 1:
+        return [outcome for frame in frames for outcome in run_frames(analyzer, [frame])]
+    outputs = [raised] * len(frames) if isinstance(raised, AnalyzerError) else raised
+    if len(outputs) != len(frames):
+        violation = AnalyzerError(
+            "analyzer_contract_violation",
+            f"analyze_frames() returned {len(outputs)} outcomes for {len(frames)} frames",
+            permanent=True,
+        )
+        outputs = [violation] * len(frames)
+    per_item_ms = (time.perf_counter() - started) * 1000 / max(len(frames), 1)
+    return _checked_outcomes(analyzer, frames, outputs, per_item_ms)
+
+
+def _analyze(analyzer: Analyzer, items: Sequence, analyze=None) -> list | AnalyzerError:
     """``analyze``'s outputs, or the error it raised (an exception never escapes)."""
     try:
-        return list(analyzer.analyze(items))
+        return list((analyze or analyzer.analyze)(items))
     except AnalyzerError as exc:
         return exc
     except Exception as exc:  # a plugin bug must not take the worker down
@@ -90,7 +112,7 @@ def _analyze(analyzer: Analyzer, items: Sequence[Item]) -> list | AnalyzerError:
 
 
 def _checked_outcomes(
-    analyzer: Analyzer, items: Sequence[Item], outputs: list, per_item_ms: float
+    analyzer: Analyzer, items: Sequence[Item | Frame], outputs: list, per_item_ms: float
 ) -> list[Outcome]:
     validator = Draft202012Validator(dict(analyzer.spec.result_schema))
     outcomes = []

@@ -262,6 +262,9 @@ class AnalyzerSpecSerializer(serializers.Serializer):
     infers_emotion_from_faces = serializers.BooleanField(
         help_text="Reads emotions off faces: refused for prohibited or undeclared purposes."
     )
+    realtime = serializers.BooleanField(
+        help_text="Runs on POST /analyze and the /stream WebSocket (decoded frames, not stored)."
+    )
     licence = serializers.CharField()
     result_schema = serializers.DictField()
     settings_schema = serializers.DictField()

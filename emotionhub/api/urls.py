@@ -6,6 +6,7 @@ from emotionhub.api import views
 from emotionhub.api.health import HealthView
 from emotionhub.audit.api import AuditEventViewSet
 from emotionhub.limits.views import UsageView
+from emotionhub.realtime.views import AnalyzeView, StreamTokenView
 from emotionhub.reporting.api import views as reporting_views
 from emotionhub.social.api import views as social_views
 
@@ -24,6 +25,8 @@ router.register("audit-events", AuditEventViewSet, basename="audit_event")
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("usage", UsageView.as_view(), name="usage"),
+    path("analyze", AnalyzeView.as_view(), name="analyze"),
+    path("stream-tokens", StreamTokenView.as_view(), name="stream-tokens"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("sources/<uuid:pk>/push", social_views.PushView.as_view(), name="source-push"),

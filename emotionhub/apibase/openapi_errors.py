@@ -36,12 +36,14 @@ DESCRIPTIONS = {
     "409": "The object's state does not allow this now.",
     "413": "The request is too large.",
     "415": "The body's content type is not accepted.",
+    "422": "The tenant's policy refuses this request (e.g. `consent_required`).",
     "429": "The key's rate limit or quota is spent; see `Retry-After`.",
     "503": "A dependency is down or the queue is full; see `Retry-After` where given.",
 }
 # (path, method) -> statuses raised by that view beyond the generic ones.
 VIEW_ERRORS: dict[tuple[str, str], tuple[str, ...]] = {
     ("/api/v1/submissions/", "post"): ("503",),
+    ("/api/v1/analyze", "post"): ("422", "503"),
     ("/api/v1/jobs/{id}/cancel/", "post"): ("409",),
     ("/api/v1/sources/{id}/fetch/", "post"): ("409", "503"),
     ("/api/v1/sources/{id}/rotate-secret/", "post"): ("409",),

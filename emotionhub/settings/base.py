@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "emotionhub.review",
     "emotionhub.audit",
     "emotionhub.limits",
+    "emotionhub.realtime",
     "emotionhub.api",
 ]
 
@@ -52,6 +53,8 @@ ROOT_URLCONF = "emotionhub.urls"
 # Dashboards and the review queue sign in through the admin's login page.
 LOGIN_URL = "admin:login"
 WSGI_APPLICATION = "emotionhub.wsgi.application"
+# HTTP and the /api/v1/stream WebSocket (emotionhub/asgi.py), served by uvicorn.
+ASGI_APPLICATION = "emotionhub.asgi.application"
 
 TEMPLATES = [
     {
@@ -281,6 +284,34 @@ EMOTIONHUB_SOCIAL_FETCH_LEASE_SECONDS = env_int("EMOTIONHUB_SOCIAL_FETCH_LEASE_S
 # Pushed posts: signed timestamps older or newer than this are refused.
 EMOTIONHUB_PUSH_TOLERANCE_SECONDS = env_int("EMOTIONHUB_PUSH_TOLERANCE_SECONDS", 300)
 EMOTIONHUB_PUSH_MAX_POSTS = env_int("EMOTIONHUB_PUSH_MAX_POSTS", 50)
+
+# --- Real-time analysis (emotionhub/realtime, docs/architecture.md) -------------------------
+# Channel layer: Redis (channels-redis) when REDIS_URL is set, so every ASGI process shares
+# groups; in-memory for the single-process quick start.
+CHANNEL_LAYERS = {
+    "default": (
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        if REDIS_URL
+        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    )
+}
+# Frames of every caller that wait together, or arrive within this many ms of the first,
+# run through the models as one batch (at most this many, and the analyzer's batch size).
+EMOTIONHUB_REALTIME_BATCH_WAIT_MS = env_float("EMOTIONHUB_REALTIME_BATCH_WAIT_MS", 5.0)
+EMOTIONHUB_REALTIME_MAX_BATCH = env_int("EMOTIONHUB_REALTIME_MAX_BATCH", 16)
+EMOTIONHUB_REALTIME_MAX_FRAME_BYTES = env_int("EMOTIONHUB_REALTIME_MAX_FRAME_BYTES", 4 << 20)
+EMOTIONHUB_REALTIME_MAX_FRAME_PIXELS = env_int("EMOTIONHUB_REALTIME_MAX_FRAME_PIXELS", 8_294_400)
+# Settings the real-time path applies under the caller's (per analyzer): a webcam face is
+# rarely under 64 px, and skipping the smaller pyramid levels makes MTCNN about 3x faster.
+EMOTIONHUB_REALTIME_ANALYZER_SETTINGS: dict[str, dict] = {"facial_emotion": {"min_face_px": 64}}
+# torch intra-op threads of the real-time batcher (0: torch's default, every core). One
+# keeps latency steady on a shared CPU; raise it on a host that serves only real time.
+EMOTIONHUB_REALTIME_TORCH_THREADS = env_int("EMOTIONHUB_REALTIME_TORCH_THREADS", 1)
+# Load the real-time analyzers when the ASGI app starts instead of on the first frame.
+EMOTIONHUB_REALTIME_PRELOAD = env_bool("EMOTIONHUB_REALTIME_PRELOAD", False)
+EMOTIONHUB_STREAM_TOKEN_SECONDS = env_int("EMOTIONHUB_STREAM_TOKEN_SECONDS", 60)
+# Per-track smoothing of streamed emotions: exponential, with this time constant (s).
+EMOTIONHUB_STREAM_SMOOTHING_SECONDS = env_float("EMOTIONHUB_STREAM_SMOOTHING_SECONDS", 0.5)
 
 LOGGING = {
     "version": 1,

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from emotionhub.analyzers.contract import Analyzer, AnalyzerError, AnalyzerSpec, Item, Result
+from emotionhub.analyzers.contract import (
+    Analyzer,
+    AnalyzerError,
+    AnalyzerSpec,
+    Frame,
+    Item,
+    Result,
+)
 from emotionhub_facial_emotion.classifiers import (
     CLASSES,
     SHIPPED_MODELS,
@@ -159,6 +166,14 @@ SETTINGS_SCHEMA = {
         "detector": {"enum": list(DETECTORS), "default": "mtcnn"},
         "model": {"enum": list(MODELS), "default": DEFAULT_MODEL},
         "min_face_score": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.9},
+        "min_face_px": {
+            "type": "integer",
+            "minimum": 12,
+            "maximum": 1000,
+            "default": 20,
+            "description": "Smallest face side the detector looks for; larger is faster "
+            "(fewer pyramid levels), the real-time path's default is larger.",
+        },
         "uncertain_below": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5},
         "max_faces": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
         "sample_every_s": {"type": "number", "minimum": 0.04, "maximum": 60, "default": 1.0},
@@ -181,21 +196,25 @@ class FacialEmotionAnalyzer(Analyzer):
         model_card="ml/weights/MODEL_CARD.md",
         licence="Apache-2.0 code; weights: see model cards",
         infers_emotion_from_faces=True,
+        realtime=True,
         result_schema=RESULT_SCHEMA,
         settings_schema=SETTINGS_SCHEMA,
     )
 
     def load(self, device: str) -> None:
         self.device = device
-        self._detectors: dict[str, object] = {}
+        self._detectors: dict[tuple[str, int], object] = {}
         self._classifiers: dict[str, LoadedClassifier] = {}
 
-    def _detector(self, name: str):
-        if name not in self._detectors:
+    def _detector(self, name: str, min_face_px: int = 20):
+        key = (name, int(min_face_px))
+        if key not in self._detectors:
             from ml.detection import make_detector
 
-            self._detectors[name] = make_detector(name, device=self.device)
-        return self._detectors[name]
+            self._detectors[key] = make_detector(
+                name, device=self.device, min_face_size=int(min_face_px)
+            )
+        return self._detectors[key]
 
     def _classifier(self, name: str) -> LoadedClassifier:
         if name not in self._classifiers:
@@ -239,39 +258,53 @@ class FacialEmotionAnalyzer(Analyzer):
         return out  # type: ignore[return-value]
 
     def _analyze_images(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
-        from ml.detection import ImageDecodeError, align_face, load_image
+        """Decode each stored image, then run the decoded ones as frames."""
+        from ml.detection import ImageDecodeError, load_image
 
         out: list[Result | AnalyzerError | None] = [None] * len(items)
-        images: dict[int, np.ndarray] = {}
+        frames: list[tuple[int, Frame]] = []
         for index, item in enumerate(items):
             try:
-                images[index] = load_image(item.path)
+                image = load_image(item.path)
             except (ImageDecodeError, OSError) as exc:
                 out[index] = AnalyzerError("corrupt_image", str(exc), permanent=True)
+                continue
+            frames.append((index, Frame(item.id, image, item.settings)))
+        results = self.analyze_frames([frame for _, frame in frames])
+        for (index, _), result in zip(frames, results, strict=True):
+            out[index] = result
+        return out  # type: ignore[return-value]
 
-        by_detector: dict[str, list[int]] = defaultdict(list)
-        for index in images:
-            by_detector[setting(items[index], "detector")].append(index)
+    def analyze_frames(self, frames: Sequence[Frame]) -> list[Result | AnalyzerError]:
+        """Decoded images (uploads or live frames) of the batch are detected together per
+        detector, and every face of the batch is classified in one forward pass per model."""
+        from ml.detection import align_face
+
+        out: list[Result | AnalyzerError | None] = [None] * len(frames)
+        by_detector: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for index, frame in enumerate(frames):
+            by_detector[setting(frame, "detector"), setting(frame, "min_face_px")].append(index)
         faces_of: dict[int, list] = {}
-        for name, indices in by_detector.items():
-            found = self._detector(name).detect([images[i] for i in indices])
+        for (name, min_face_px), indices in by_detector.items():
+            detector = self._detector(name, min_face_px)
+            found = detector.detect([frames[i].image for i in indices])
             for index, faces in zip(indices, found, strict=True):
-                faces_of[index] = kept_faces(items[index], faces)
+                faces_of[index] = kept_faces(frames[index], faces)
 
         by_model: dict[str, list[tuple[int, int]]] = defaultdict(list)
         crops: dict[tuple[int, int], np.ndarray] = {}
         for index, faces in faces_of.items():
             for number, face in enumerate(faces):
-                crops[index, number] = align_face(images[index], face, output_size=48)
-                by_model[setting(items[index], "model")].append((index, number))
+                crops[index, number] = align_face(frames[index].image, face, output_size=48)
+                by_model[setting(frames[index], "model")].append((index, number))
         probabilities: dict[tuple[int, int], np.ndarray] = {}
         classifier_of: dict[str, LoadedClassifier] = {}
-        for name in {setting(items[i], "model") for i in faces_of}:
+        for name in {setting(frames[i], "model") for i in faces_of}:
             try:
                 classifier_of[name] = self._classifier(name)
             except AnalyzerError as error:
                 for index in faces_of:
-                    if setting(items[index], "model") == name:
+                    if setting(frames[index], "model") == name:
                         out[index] = error
         for name, keys in by_model.items():
             if name not in classifier_of:
@@ -283,20 +316,20 @@ class FacialEmotionAnalyzer(Analyzer):
         for index, faces in faces_of.items():
             if out[index] is not None:
                 continue
-            item = items[index]
-            model = setting(item, "model")
+            frame = frames[index]
+            model = setting(frame, "model")
             classifier = classifier_of[model]
-            height, width = images[index].shape[:2]
+            height, width = frame.image.shape[:2]
             out[index] = Result(
                 {
                     "faces": [
                         _face_payload(
-                            face, probabilities[index, n], setting(item, "uncertain_below")
+                            face, probabilities[index, n], setting(frame, "uncertain_below")
                         )
                         for n, face in enumerate(faces)
                     ],
                     "face_count": len(faces),
-                    "detector": setting(item, "detector"),
+                    "detector": setting(frame, "detector"),
                     "model": model,
                     "image": {"width": int(width), "height": int(height)},
                 },
@@ -306,12 +339,12 @@ class FacialEmotionAnalyzer(Analyzer):
         return out  # type: ignore[return-value]
 
 
-def setting(item: Item, key: str):
-    """The item's value of a setting, or the schema's default."""
+def setting(item: Item | Frame, key: str):
+    """The item's (or frame's) value of a setting, or the schema's default."""
     return item.settings.get(key, SETTINGS_SCHEMA["properties"][key]["default"])
 
 
-def kept_faces(item: Item, faces: Sequence) -> list:
+def kept_faces(item: Item | Frame, faces: Sequence) -> list:
     """The item's faces above ``min_face_score``, best first, at most ``max_faces``."""
     minimum = setting(item, "min_face_score")
     kept = sorted((f for f in faces if f.score >= minimum), key=lambda f: f.score, reverse=True)

@@ -56,7 +56,7 @@ def analyze_video(
         classifier = analyzer._classifier(setting(item, "model"))
     except AnalyzerError as error:
         return error
-    detector = analyzer._detector(setting(item, "detector"))
+    detector = analyzer._detector(setting(item, "detector"), setting(item, "min_face_px"))
     every = float(setting(item, "sample_every_s"))
     max_frames = int(setting(item, "max_frames"))
     max_duration = float(setting(item, "max_duration_s"))
