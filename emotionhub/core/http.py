@@ -226,15 +226,27 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
             if when.tzinfo is None:
                 when = when.replace(tzinfo=UTC)
             return max(0.0, (when - datetime.now(UTC)).total_seconds())
-    # Reddit: x-ratelimit-reset (seconds); Bluesky: ratelimit-reset (epoch seconds).
+    # Reddit: x-ratelimit-reset (seconds); Bluesky: ratelimit-reset (epoch seconds);
+    # Mastodon: X-RateLimit-Reset as an ISO 8601 time ("2026-11-01T10:05:00.123Z").
     for name in ("x-ratelimit-reset", "ratelimit-reset"):
         raw = (headers.get(name) or "").strip()
         try:
             number = float(raw)
         except ValueError:
-            continue
+            when = _iso_datetime(raw)
+            if when is None:
+                continue
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
         return max(0.0, number - time.time()) if number > 1e9 else number
     return None
+
+
+def _iso_datetime(value: str) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class SafeClient:

@@ -137,7 +137,7 @@ def test_link_header_parsing():
         {"instance": "https://m.example", "hashtag": "a", "account_id": "1"},
         {"instance": "ftp://m.example", "hashtag": "cats"},
         {"instance": "https://m.example", "hashtag": "two words"},
-        {"instance": "https://m.example", "account_id": "abc"},
+        {"instance": "https://m.example", "account_id": "../admin"},
         {"instance": "https://m.example", "hashtag": "cats", "extra": 1},
     ],
 )

@@ -6,6 +6,11 @@ statuses newest first. The first run takes the newest page; later runs walk forw
 ``Link: <…>; rel="prev"`` header, so nothing between runs is skipped when there are more
 new statuses than one page holds: the rest come next run. Only the ``min_id`` parameter
 of the Link URL is used; requests always go to the configured instance.
+
+Ids are opaque strings: Mastodon's are numeric snowflakes, but GoToSocial (ULIDs), Pleroma
+and Akkoma (flake ids) speak the same API with other ids. Nothing here parses or compares
+them; the order is the server's (newest first within a page, pages newer along
+``rel="prev"``), and the cursor is the newest id of the newest page.
 """
 
 from __future__ import annotations
@@ -33,9 +38,8 @@ from emotionhub.social.connectors.base import (
 PAGE_LIMIT = 40  # the API's maximum for statuses
 
 
-def _id_key(value: str) -> tuple[int, str]:
-    # Mastodon ids are numeric strings (snowflakes); compare them as numbers.
-    return (len(value), value)
+# What an id or an account id may be: opaque, but safe in a URL path and a query.
+OPAQUE_ID = r"[A-Za-z0-9_-]{1,64}"
 
 
 def link_param(link_header: str, rel: str, param: str) -> str | None:
@@ -68,8 +72,8 @@ class MastodonConnector(Connector):
             out["hashtag"] = hashtag.lstrip("#")
             out["local"] = bool(config.get("local", False))
         else:
-            if not isinstance(account, str | int) or not re.fullmatch(r"\d{1,30}", str(account)):
-                raise InvalidConfig("account_id must be the account's numeric id")
+            if not isinstance(account, str | int) or not re.fullmatch(OPAQUE_ID, str(account)):
+                raise InvalidConfig("account_id must be the account's id (letters, digits, _ or -)")
             out["account_id"] = str(account)
             out["exclude_replies"] = bool(config.get("exclude_replies", False))
         return out
@@ -86,12 +90,12 @@ class MastodonConnector(Connector):
             if config.get("exclude_replies"):
                 base_params["exclude_replies"] = "true"
         since = cursor.get("min_id")
-        items: list[IncomingPost] = []
-        newest = since
+        pages: list[list[IncomingPost]] = []  # oldest page first, each newest first
         status = None
         page_min_id = since
-        while len(items) < limit:
-            wanted = min(PAGE_LIMIT, limit - len(items))
+        taken = 0
+        while taken < limit:
+            wanted = min(PAGE_LIMIT, limit - taken)
             params = {**base_params, "limit": wanted}
             if page_min_id:
                 params["min_id"] = page_min_id
@@ -101,16 +105,16 @@ class MastodonConnector(Connector):
             page = [self._status(entry) for entry in data]
             if not page:
                 break
-            items.extend(page)
-            for post in page:
-                if newest is None or _id_key(post.external_id) > _id_key(newest):
-                    newest = post.external_id
+            pages.append(page)
+            taken += len(page)
             if not since or len(page) < wanted:
                 break  # first run: the newest page only, no backfill; or caught up
-            page_min_id = link_param(fetched.headers.get("Link", ""), "prev", "min_id") or max(
-                (p.external_id for p in page), key=_id_key
+            # The next newer page: the server's own Link, else the newest id of this page.
+            page_min_id = (
+                link_param(fetched.headers.get("Link", ""), "prev", "min_id") or page[0].external_id
             )
-        items.sort(key=lambda p: _id_key(p.external_id), reverse=True)
+        items = [post for page in reversed(pages) for post in page]
+        newest = pages[-1][0].external_id if pages else since
         return Batch(items, {"min_id": newest} if newest else dict(cursor), status)
 
     @staticmethod
@@ -118,7 +122,10 @@ class MastodonConnector(Connector):
         try:
             expect(isinstance(entry, dict), "a status must be an object")
             status_id = entry["id"]
-            expect(isinstance(status_id, str) and status_id.isdigit(), "status id must be digits")
+            expect(
+                isinstance(status_id, str) and re.fullmatch(OPAQUE_ID, status_id) is not None,
+                "status id must be a non-empty string of letters, digits, _ or -",
+            )
             content = entry.get("content") or ""
             spoiler = entry.get("spoiler_text") or ""
             text = html_to_text(content)
