@@ -1,8 +1,9 @@
 """Repairs what a lost message or a dead worker left behind. Run periodically by beat.
 
-Jobs running past their lease go back to the queue (their next claim fails them if the
-attempts are used up); queued jobs whose message never arrived are sent again; finished
-submissions whose webhook was never sent get it sent.
+Jobs running past their lease, or on a worker whose heartbeat stopped, go back to the
+queue (their next claim fails them if the attempts are used up); queued jobs whose
+message never arrived are sent again; finished submissions whose webhook was never sent
+get it sent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from emotionhub.jobs.dispatch import batches_by_analyzer, send_batches
-from emotionhub.jobs.models import AnalysisJob, JobStatus, Submission, WebhookStatus
+from emotionhub.jobs.models import (
+    AnalysisJob,
+    JobStatus,
+    Submission,
+    WebhookStatus,
+    WorkerHeartbeat,
+)
 
 log = logging.getLogger(__name__)
 SWEEP_LIMIT = 1000
@@ -36,6 +43,8 @@ def reconcile() -> dict[str, int]:
         error_code="lease_expired",
         error_message="The worker stopped reporting; the job was handed to another worker.",
     )
+    orphaned_ids, orphaned = _requeue_jobs_of_dead_workers(now)
+    expired_ids += orphaned_ids
     stale_before = now - timedelta(seconds=settings.EMOTIONHUB_QUEUED_REENQUEUE_SECONDS)
     stale_ids = list(
         AnalysisJob.objects.filter(status=JobStatus.QUEUED, enqueued_at__lt=stale_before)
@@ -51,10 +60,39 @@ def reconcile() -> dict[str, int]:
     send_batches(batches_by_analyzer(to_send))
 
     webhooks = _resend_pending_webhooks(now)
-    counts = {"requeued_expired": requeued, "resent_queued": resent, "webhooks": webhooks}
+    counts = {
+        "requeued_expired": requeued,
+        "requeued_dead_worker": orphaned,
+        "resent_queued": resent,
+        "webhooks": webhooks,
+    }
     if any(counts.values()):
         log.info("reconciler: %s", counts)
     return counts
+
+
+def _requeue_jobs_of_dead_workers(now) -> tuple[list, int]:
+    """Re-queue running jobs whose worker's heartbeat stopped, before their lease ends.
+
+    A job claimed before the cutoff whose worker has no heartbeat since then is orphaned
+    (its worker was killed, or its host went away): waiting for the lease (600 s by
+    default) would leave it idle for minutes. The claim's ``attempts`` fence keeps a
+    worker that was only slow to beat from recording over the new run.
+    """
+    cutoff = now - timedelta(seconds=settings.EMOTIONHUB_WORKER_DEAD_SECONDS)
+    alive = WorkerHeartbeat.objects.filter(last_seen_at__gte=cutoff).values("hostname")
+    orphans = AnalysisJob.objects.filter(
+        status=JobStatus.RUNNING, started_at__lt=cutoff, lease_expires_at__gte=now
+    ).exclude(worker__in=alive)
+    ids = list(orphans.values_list("pk", flat=True)[:SWEEP_LIMIT])
+    count = orphans.filter(pk__in=ids).update(
+        status=JobStatus.QUEUED,
+        enqueued_at=now,
+        error_code="worker_gone",
+        error_message="The worker running this job stopped sending heartbeats; the job was "
+        "handed to another worker.",
+    )
+    return ids, count
 
 
 def _resend_pending_webhooks(now) -> int:

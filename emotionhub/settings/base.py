@@ -230,6 +230,9 @@ EMOTIONHUB_MICRO_BATCH = env_bool("EMOTIONHUB_MICRO_BATCH", True)
 EMOTIONHUB_RETRY_BASE_SECONDS = env_float("EMOTIONHUB_RETRY_BASE_SECONDS", 10.0)
 EMOTIONHUB_RETRY_MAX_SECONDS = env_float("EMOTIONHUB_RETRY_MAX_SECONDS", 600.0)
 EMOTIONHUB_WORKER_HEARTBEAT_SECONDS = env_float("EMOTIONHUB_WORKER_HEARTBEAT_SECONDS", 15.0)
+# A worker whose heartbeat is older than this is dead: the reconciler re-queues the jobs
+# it was running without waiting for their lease (several missed beats, not one).
+EMOTIONHUB_WORKER_DEAD_SECONDS = env_float("EMOTIONHUB_WORKER_DEAD_SECONDS", 60.0)
 EMOTIONHUB_MAX_UPLOAD_BYTES = {
     "image": env_int("EMOTIONHUB_MAX_IMAGE_BYTES", 20 * 1024 * 1024),
     "video": env_int("EMOTIONHUB_MAX_VIDEO_BYTES", 200 * 1024 * 1024),
