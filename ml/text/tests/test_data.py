@@ -1,4 +1,4 @@
-"""Fixed, stratified, disjoint splits of TweetEval sentiment validation; file readers."""
+"""TweetEval train/validation, the fixed old cut of validation, halves, file readers."""
 
 from __future__ import annotations
 
@@ -39,3 +39,22 @@ def test_real_splits_have_the_documented_sizes():
     texts = [set(s.texts) for s in splits.values()]
     # Duplicated tweets in the source could land in two splits; there are none.
     assert not (texts[0] & texts[2]) and not (texts[1] & texts[2])
+
+
+def test_stratified_halves_are_disjoint_complete_and_balanced():
+    labels = np.repeat([0, 1, 2], [11, 20, 31])
+    a, b = D.stratified_halves(labels, seed=3)
+    assert sorted(np.concatenate([a, b]).tolist()) == list(range(len(labels)))
+    for c in range(3):
+        assert abs((labels[a] == c).sum() - (labels[b] == c).sum()) <= 1
+
+
+HAVE_TRAIN = (D.DATASETS / "tweeteval" / "sentiment" / "train_text.txt").is_file()
+
+
+@pytest.mark.skipif(not HAVE_TRAIN, reason=f"TweetEval train not found under {D.DATASETS}")
+def test_train_split_has_the_documented_size_and_no_validation_tweet():
+    train, val = D.tweeteval("sentiment", "train"), D.tweeteval("sentiment", "val")
+    assert len(train) == 47_444 and len(val) == 2_000
+    assert np.bincount(train.labels).tolist() == [7_414, 21_257, 18_773]
+    assert not set(train.texts) & set(val.texts)
