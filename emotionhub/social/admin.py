@@ -121,8 +121,8 @@ class SourceAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Post)
 class PostAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("external_id", "source", "author", "posted_at", "ingested_at")
-    list_filter = ("source",)
+    list_display = ("external_id", "source", "author", "posted_at", "ingested_at", "media_role")
+    list_filter = ("source", "media_role", "nsfw")
     search_fields = ("text", "author", "external_id")
     readonly_fields = ("submission", "run", "skipped_media", "ingested_at")
 

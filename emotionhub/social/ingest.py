@@ -248,6 +248,8 @@ def _create_post(
                 posted_at=item.posted_at,
                 run=run,
                 skipped_media=storable(refused),
+                media_role=item.media_role if uploads else "",
+                nsfw=item.nsfw,
             )
             if request.files or request.texts:
                 principal = Principal(source.tenant, frozenset({Scope.SUBMIT}))

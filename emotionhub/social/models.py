@@ -67,6 +67,13 @@ class Source(models.Model):
         return self.name
 
 
+class MediaRole(models.TextChoices):
+    """What a post's images are: the author's own pictures, or a link card's thumbnail."""
+
+    PHOTO = "photo"
+    PREVIEW = "preview"
+
+
 class Post(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="posts")
@@ -90,6 +97,13 @@ class Post(models.Model):
     )
     # Media that were offered but not stored, with the reason (too large, not an image…).
     skipped_media = models.JSONField(default=list, blank=True)
+    media_role = models.CharField(
+        max_length=16,
+        choices=MediaRole.choices,
+        blank=True,
+        help_text="preview: the images are the upstream's thumbnail of a link or a video.",
+    )
+    nsfw = models.BooleanField(default=False, help_text="The upstream marks it NSFW / 18+.")
 
     class Meta:
         ordering = ["-ingested_at"]

@@ -68,6 +68,12 @@ def fetch_source(source_id: str, trigger: str = RunTrigger.SCHEDULE) -> SourceRu
         with SafeClient() as client:
             batch = connector_for(source.kind).fetch(client, config, source.cursor, limits.posts)
             run.http_status = batch.http_status
+            for note in batch.notes:
+                stats.warn(**note)
+            for left_out in batch.left_out:
+                stats.fetched += 1
+                stats.skipped += 1
+                stats.warn(**left_out)
             ingest(source, batch.items, client=client, limits=limits, run=run, stats=stats)
     except RateLimited as exc:
         delay = exc.retry_after

@@ -182,6 +182,8 @@ class PostSerializer(serializers.ModelSerializer):
             "text",
             "posted_at",
             "ingested_at",
+            "media_role",
+            "nsfw",
             "submission",
             "status",
         ]

@@ -54,7 +54,7 @@ class PostFilter(django_filters.FilterSet):
 
     class Meta:
         model = Post
-        fields = ["source", "author", "external_id"]
+        fields = ["source", "author", "external_id", "media_role", "nsfw"]
 
 
 class SourceViewSet(

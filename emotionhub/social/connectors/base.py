@@ -40,15 +40,27 @@ class IncomingPost:
     author: str = ""
     posted_at: datetime | None = None
     image_urls: list[str] = dataclasses.field(default_factory=list)
+    # "preview" when the images are the upstream's thumbnail of a link or a video (a link
+    # card), not a picture the author posted; "" otherwise.
+    media_role: str = ""
+    nsfw: bool = False
 
 
 @dataclasses.dataclass
 class Batch:
-    """Items newest first as the upstream gave them, and the cursor to store after them."""
+    """Items newest first as the upstream gave them, and the cursor to store after them.
+
+    ``left_out`` names items the connector saw and did not return (removed posts, NSFW
+    posts a source skips, galleries still processing), as ``{"post", "code", "message"}``;
+    ``notes`` are warnings about the run itself (a paging bound that was hit). Both end in
+    the run's warnings, and left-out items count as fetched and skipped.
+    """
 
     items: list[IncomingPost]
     cursor: dict[str, Any]
     http_status: int | None = None
+    left_out: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    notes: list[dict[str, str]] = dataclasses.field(default_factory=list)
 
 
 class Connector(ABC):
