@@ -50,10 +50,13 @@ def test_compose_file_is_valid_with_the_production_services(compose):
         "web",
         "worker-cpu",
         "worker-gpu",
+        "realtime",
+        "realtime-gpu",
         "beat",
     }
     opt_in = {name for name, service in services.items() if service.get("profiles")}
-    assert opt_in == {"worker-gpu"} and services["worker-gpu"]["profiles"] == ["gpu"]
+    assert opt_in == {"worker-gpu", "realtime-gpu"}
+    assert services["worker-gpu"]["profiles"] == services["realtime-gpu"]["profiles"] == ["gpu"]
 
 
 def test_gpu_worker_reserves_an_nvidia_device_and_consumes_the_gpu_queue(compose):
@@ -65,6 +68,20 @@ def test_gpu_worker_reserves_an_nvidia_device_and_consumes_the_gpu_queue(compose
     assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
     assert "analysis_gpu" in json.dumps(gpu["command"])
     assert gpu["environment"]["DATABASE_URL"].startswith("postgres://")
+
+
+def test_realtime_services_serve_the_asgi_app_with_uvicorn(compose):
+    import yaml
+
+    services = yaml.safe_load(compose("--profile", "gpu", "config"))["services"]
+    for name in ("realtime", "realtime-gpu"):
+        command = json.dumps(services[name]["command"])
+        assert "uvicorn emotionhub.asgi:application" in command and "--ws websockets" in command
+        assert services[name]["environment"]["EMOTIONHUB_REALTIME_PRELOAD"] == "true"
+        assert services[name]["environment"]["REDIS_URL"].startswith("redis://")  # the layer
+    (device,) = services["realtime-gpu"]["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
+    assert "deploy" not in services["realtime"]
 
 
 def dockerfile_copies() -> list[str]:

@@ -62,38 +62,58 @@ def _identity(request) -> tuple[str, ApiKey | None] | None:
     return None  # anonymous requests are refused or public (health), not counted
 
 
+def count_request(ident: str, key: ApiKey | None) -> RateState | None:
+    """Count one request of ``ident`` in this minute's window; raise 429 ``rate_limited``
+    past the key's limit. None when unlimited or the cache is down (let through).
+
+    Shared by the DRF throttle and the WebSocket stream, where a connection is a request.
+    """
+    limit = rate_limit(key)
+    if not limit:
+        return None
+    now = time.time()
+    window = int(now // WINDOW_SECONDS)
+    reset_in = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
+    cache_key = f"ratelimit:{ident}:{window}"
+    try:
+        cache.add(cache_key, 0, timeout=WINDOW_SECONDS * 2)
+        used = cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=WINDOW_SECONDS * 2)
+        used = 1
+    except Exception:
+        log.exception("rate limit cache unavailable; letting the request through")
+        return None
+    state = RateState(limit=limit, used=used, reset_in=reset_in)
+    if used > limit:
+        raise RateLimited(state)
+    return state
+
+
+class RateLimited(DomainError):
+    def __init__(self, state: RateState) -> None:
+        super().__init__(
+            "rate_limited",
+            f"More than {state.limit} requests in a minute; retry in {state.reset_in} s.",
+            status=429,
+            details={"limit_per_minute": state.limit, "retry_after_seconds": state.reset_in},
+            retry_after=state.reset_in,  # X-RateLimit-*: RateLimitHeadersMiddleware
+        )
+        self.state = state
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     def allow_request(self, request, view) -> bool:
         identity = _identity(request)
         if identity is None:
             return True
-        ident, key = identity
-        limit = rate_limit(key)
-        if not limit:
-            return True
-        now = time.time()
-        window = int(now // WINDOW_SECONDS)
-        reset_in = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
-        cache_key = f"ratelimit:{ident}:{window}"
         try:
-            cache.add(cache_key, 0, timeout=WINDOW_SECONDS * 2)
-            used = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.set(cache_key, 1, timeout=WINDOW_SECONDS * 2)
-            used = 1
-        except Exception:
-            log.exception("rate limit cache unavailable; letting the request through")
-            return True
-        state = RateState(limit=limit, used=used, reset_in=reset_in)
-        setattr(request._request, STATE_ATTRIBUTE, state)
-        if used > limit:
-            raise DomainError(
-                "rate_limited",
-                f"More than {limit} requests in a minute; retry in {reset_in} s.",
-                status=429,
-                details={"limit_per_minute": limit, "retry_after_seconds": reset_in},
-                retry_after=reset_in,  # X-RateLimit-*: RateLimitHeadersMiddleware
-            )
+            state = count_request(*identity)
+        except RateLimited as refused:
+            setattr(request._request, STATE_ATTRIBUTE, refused.state)
+            raise
+        if state is not None:
+            setattr(request._request, STATE_ATTRIBUTE, state)
         return True
 
     def wait(self) -> float | None:

@@ -51,10 +51,10 @@ class _Pending:
 class MicroBatcher:
     """Owns one loaded analyzer; ``submit`` is thread-safe and returns a Future."""
 
-    def __init__(self, name: str, *, max_batch: int, wait_s: float) -> None:
+    def __init__(self, name: str, *, max_batch: int, wait_s: float | None = None) -> None:
         self.name = name
         self.max_batch = max(1, max_batch)
-        self.wait_s = max(0.0, wait_s)
+        self.fixed_wait_s = wait_s  # None: EMOTIONHUB_REALTIME_BATCH_WAIT_MS, read per batch
         self.analyzer, self.device = registry.loaded_analyzer(name)
         self.batch_sizes: collections.Counter[int] = collections.Counter()
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
@@ -68,7 +68,10 @@ class MicroBatcher:
 
     def _collect(self) -> list[_Pending]:
         batch = [self._queue.get()]
-        deadline = time.perf_counter() + self.wait_s
+        wait_s = self.fixed_wait_s
+        if wait_s is None:
+            wait_s = max(0.0, settings.EMOTIONHUB_REALTIME_BATCH_WAIT_MS / 1000)
+        deadline = time.perf_counter() + wait_s
         while len(batch) < self.max_batch:
             remaining = deadline - time.perf_counter()
             try:
@@ -135,7 +138,6 @@ def batcher(name: str) -> MicroBatcher:
             _batchers[name] = MicroBatcher(
                 name,
                 max_batch=min(settings.EMOTIONHUB_REALTIME_MAX_BATCH, spec.max_batch_size),
-                wait_s=settings.EMOTIONHUB_REALTIME_BATCH_WAIT_MS / 1000,
             )
         return _batchers[name]
 
@@ -144,3 +146,14 @@ def batch_size_counts() -> dict[str, dict[int, int]]:
     """Batches formed so far per analyzer: ``{name: {batch size: count}}``."""
     with _lock:
         return {name: dict(b.batch_sizes) for name, b in _batchers.items()}
+
+
+def preload() -> None:
+    """Load every real-time analyzer and run one blank frame through it with the
+    real-time default settings, so the first caller does not wait for model loading."""
+    import numpy as np
+
+    blank = np.zeros((480, 640, 3), dtype=np.uint8)
+    defaults = settings.EMOTIONHUB_REALTIME_ANALYZER_SETTINGS
+    for name in registry.realtime_names():
+        batcher(name).submit(Frame("warm-up", blank, defaults.get(name, {}))).result()

@@ -39,8 +39,9 @@ def issue(principal: Principal, user=None) -> tuple[str, dt.datetime]:
     return token, timezone.now() + dt.timedelta(seconds=lifetime)
 
 
-def redeem(token: str) -> Principal:
-    """The principal a valid, unused token acts for; it cannot be used again."""
+def redeem(token: str) -> tuple[Principal, object | None]:
+    """The principal (and user, for a signed-in page's token) a valid, unused token acts
+    for; it cannot be used again."""
     lifetime = settings.EMOTIONHUB_STREAM_TOKEN_SECONDS
     try:
         claims = signing.loads(token, salt=SALT, max_age=lifetime)
@@ -54,7 +55,7 @@ def redeem(token: str) -> Principal:
         key = ApiKey.objects.usable().select_related("tenant").filter(pk=claims["k"]).first()
         if key is None:
             raise InvalidToken("the API key behind the token is revoked or expired")
-        return Principal(key.tenant, frozenset(key.scopes), key)
+        return Principal(key.tenant, frozenset(key.scopes), key), None
     user = (
         get_user_model()
         .objects.filter(pk=claims.get("u"), is_active=True)
@@ -64,4 +65,4 @@ def redeem(token: str) -> Principal:
     membership = getattr(user, "membership", None) if user else None
     if membership is None:
         raise InvalidToken("the user behind the token has no tenant membership")
-    return Principal(membership.tenant, frozenset(membership.scopes))
+    return Principal(membership.tenant, frozenset(membership.scopes)), user

@@ -1,15 +1,18 @@
 """Run the web server and a Celery worker (with the reconciler schedule) together.
 
 The quick start's single process tree: embedded broker and SQLite unless REDIS_URL and
-DATABASE_URL say otherwise. Ctrl-C stops both.
+DATABASE_URL say otherwise. The web server is uvicorn serving ``emotionhub.asgi`` (the REST
+API, static files under DEBUG, and the ``/api/v1/stream`` WebSocket with the in-memory
+channel layer), so the real-time demo works too. Ctrl-C stops both.
 """
 
 import os
+import signal
 import subprocess
 import sys
 
-from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from emotionhub.celery import QUEUES
 
@@ -41,8 +44,29 @@ class Command(BaseCommand):
             ],
             env=os.environ.copy(),
         )
+        # uvicorn re-raises the signal that stopped it once it has shut down; as SystemExit
+        # (not the default SIGTERM action) it lets the finally below stop the worker.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
-            call_command("runserver", addrport, use_reloader=False)
+            serve_asgi(addrport)
         finally:
             worker.terminate()
             worker.wait(timeout=30)
+
+
+def serve_asgi(addrport: str) -> None:
+    """uvicorn on ``host:port``; WebSocket messages up to a base64-encoded largest frame."""
+    import uvicorn
+
+    host, _, port = addrport.rpartition(":")
+    if not port.isdigit():
+        raise CommandError(f"expected HOST:PORT, got {addrport!r}")
+    uvicorn.run(
+        "emotionhub.asgi:application",
+        host=host or "127.0.0.1",
+        port=int(port),
+        ws="websockets",
+        ws_max_size=settings.EMOTIONHUB_REALTIME_MAX_FRAME_BYTES * 2,
+        lifespan="off",
+        log_level="info",
+    )
