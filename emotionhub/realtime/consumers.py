@@ -25,18 +25,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import close_old_connections, connections
 from rest_framework.exceptions import AuthenticationFailed
 
 from emotionhub.accounts.authentication import api_key_for_header
@@ -59,9 +61,30 @@ def in_thread(func):
     return sync_to_async(func, thread_sensitive=False)
 
 
+#: One thread, with one kept database connection, for every stream's ORM calls (auth,
+#: quota, audit): short queries that must not wait behind a sync view of the shared thread.
+_db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="realtime-db")
+
+
+def _with_fresh_connection(func, *args, **kwargs):
+    close_old_connections()  # one past CONN_MAX_AGE or broken is replaced, as per request
+    return func(*args, **kwargs)
+
+
 def db_in_thread(func):
-    """Like ``in_thread`` for ORM code (old connections closed around the call)."""
-    return database_sync_to_async(func, thread_sensitive=False)
+    """Like ``in_thread`` for ORM code, in the realtime database thread."""
+
+    async def call(*args, **kwargs):
+        loop = asyncio.get_running_loop()
+        work = functools.partial(_with_fresh_connection, func, *args, **kwargs)
+        return await loop.run_in_executor(_db_executor, work)
+
+    return call
+
+
+def close_db_connections() -> None:
+    """Close the realtime database thread's connection (tests dropping their database)."""
+    _db_executor.submit(connections.close_all).result()
 
 
 def group_name(tenant_id) -> str:

@@ -30,3 +30,13 @@ def webcam_frame(name: str = "obama.jpg", size=(640, 480), quality: int = 85) ->
 @pytest.fixture(scope="session")
 def frame_640() -> bytes:
     return webcam_frame()
+
+
+@pytest.fixture(autouse=True)
+def _close_stream_connections():
+    """Streams keep a database connection in their own thread; the test database can only
+    be dropped once it is closed."""
+    yield
+    from emotionhub.realtime.consumers import close_db_connections
+
+    close_db_connections()
