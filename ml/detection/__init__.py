@@ -2,8 +2,9 @@
 
 ``load_image`` -> ``make_detector(...).detect([...])`` -> ``align_face`` gives FER2013-like
 48x48 grayscale crops. The detectors and ``align_face`` are imported lazily: loading images
-needs only numpy and Pillow, MTCNN needs torch + facenet-pytorch, Haar and alignment need
-OpenCV, and a process should not pay for (or require) the back ends it does not use.
+needs only numpy and Pillow, BlazeFace needs torch and OpenCV, MTCNN torch + facenet-pytorch,
+Haar and alignment OpenCV, and a process should not pay for (or require) the back ends it
+does not use. MTCNN is the default.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from ml.detection.loading import ImageDecodeError, load_image
 
 if TYPE_CHECKING:
     from ml.detection.align import align_face, alignment_matrix, eye_angle
+    from ml.detection.blazeface import BlazeFaceDetector
     from ml.detection.haar import HaarDetector
     from ml.detection.mtcnn import MTCNNDetector
 
 __all__ = [
+    "DEFAULT_DETECTOR",
     "DETECTORS",
+    "BlazeFaceDetector",
     "Face",
     "FaceDetector",
     "HaarDetector",
@@ -34,6 +38,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "BlazeFaceDetector": "ml.detection.blazeface",
     "MTCNNDetector": "ml.detection.mtcnn",
     "HaarDetector": "ml.detection.haar",
     "align_face": "ml.detection.align",
@@ -42,7 +47,9 @@ _LAZY = {
 }
 
 #: Detector names accepted by :func:`make_detector`.
-DETECTORS = ("mtcnn", "haar")
+DETECTORS = ("blazeface", "mtcnn", "haar")
+#: What :func:`make_detector` builds without a name.
+DEFAULT_DETECTOR = "mtcnn"
 
 
 def __getattr__(name: str) -> Any:
@@ -51,12 +58,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def make_detector(name: str = "mtcnn", device: str | None = "auto", **options: Any) -> FaceDetector:
-    """Build a detector by name (``"mtcnn"`` or ``"haar"``); ``options`` go to its class.
+def make_detector(
+    name: str = DEFAULT_DETECTOR, device: str | None = "auto", **options: Any
+) -> FaceDetector:
+    """Build a detector by name (one of :data:`DETECTORS`); ``options`` go to its class.
 
-    ``device="auto"`` picks CUDA when available (MTCNN only; Haar always runs on the CPU).
-    Building MTCNN loads its weights, so make one per worker process and reuse it.
+    ``device="auto"`` picks CUDA when available (BlazeFace and MTCNN; Haar always runs on
+    the CPU). Building BlazeFace or MTCNN loads weights, so make one per worker process and
+    reuse it.
     """
+    if name == "blazeface":
+        from ml.detection.blazeface import BlazeFaceDetector
+
+        return BlazeFaceDetector(device=device, **options)
     if name == "mtcnn":
         from ml.detection.mtcnn import MTCNNDetector
 

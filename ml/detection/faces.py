@@ -1,4 +1,4 @@
-"""The detector-independent face record shared by the MTCNN and Haar back ends."""
+"""The detector-independent face record shared by the BlazeFace, MTCNN and Haar back ends."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ class Face:
     """One detected face, in the pixel coordinates of the image given to ``detect``.
 
     ``box`` is ``(x1, y1, x2, y2)``, clipped to the image. ``score`` is the detector's
-    confidence (MTCNN: O-Net face probability; Haar has none and reports 1.0). ``landmarks``
-    are MTCNN's five points in its order: left eye, right eye, nose, mouth left, mouth right
-    ("left" meaning the image's left, i.e. the person's right); ``None`` for Haar.
+    confidence (BlazeFace: face probability; MTCNN: O-Net face probability; Haar has none and
+    reports 1.0). ``landmarks`` always start with the two eyes, the image's left one first
+    (the person's right): MTCNN's five points are left eye, right eye, nose, mouth left,
+    mouth right; BlazeFace's six are left eye, right eye, nose tip, mouth centre, left and
+    right ear tragion; ``None`` for Haar.
     Frozen so results can be cached, hashed and shared between threads safely.
     """
 
@@ -50,7 +52,7 @@ class Face:
 
 
 class FaceDetector(Protocol):
-    """What analyzers rely on: MTCNN and Haar both satisfy it."""
+    """What analyzers rely on: BlazeFace, MTCNN and Haar all satisfy it."""
 
     name: str
 

@@ -26,7 +26,14 @@ from emotionhub_facial_emotion.classifiers import (
     load_classifier,
 )
 
-DETECTORS = ("mtcnn", "haar")
+DETECTORS = ("blazeface", "mtcnn", "haar")
+#: The detector that won the detection benchmark (ml/detection/BENCHMARK.md); the same
+#: name as ``ml.detection.DEFAULT_DETECTOR``, kept literal so this module imports no ML code.
+DEFAULT_DETECTOR = "mtcnn"
+#: A face score means something different per detector: MTCNN's O-Net probability needs 0.9
+#: to drop its false positives on textures, BlazeFace's is calibrated around MediaPipe's 0.5
+#: (true faces here score 0.6-0.97), Haar reports 1.0 for every face.
+MIN_FACE_SCORE = {"blazeface": 0.5, "mtcnn": 0.9, "haar": 0.9}
 MODELS = tuple(SHIPPED_MODELS)
 # The baseline stays the default until our own network beats it on FER2013 validation
 # (see ml/weights/*.md); "model": "emotion_cnn" selects ours.
@@ -163,16 +170,23 @@ SETTINGS_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "detector": {"enum": list(DETECTORS), "default": "mtcnn"},
+        "detector": {"enum": list(DETECTORS), "default": DEFAULT_DETECTOR},
         "model": {"enum": list(MODELS), "default": DEFAULT_MODEL},
-        "min_face_score": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.9},
+        "min_face_score": {
+            "type": ["number", "null"],
+            "minimum": 0,
+            "maximum": 1,
+            "default": None,
+            "description": "null: the detector's own (blazeface 0.5, mtcnn 0.9, haar 0.9)",
+        },
         "min_face_px": {
-            "type": "integer",
+            "type": ["integer", "null"],
             "minimum": 12,
             "maximum": 1000,
-            "default": 20,
+            "default": None,
             "description": "Smallest face side the detector looks for; larger is faster "
-            "(fewer pyramid levels), the real-time path's default is larger.",
+            "(fewer pyramid levels or tiles), the real-time path's default is larger. "
+            "null: the detector's own (blazeface 40, mtcnn 20, haar 20).",
         },
         "uncertain_below": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5},
         "max_faces": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
@@ -203,17 +217,16 @@ class FacialEmotionAnalyzer(Analyzer):
 
     def load(self, device: str) -> None:
         self.device = device
-        self._detectors: dict[tuple[str, int], object] = {}
+        self._detectors: dict[tuple[str, int | None], object] = {}
         self._classifiers: dict[str, LoadedClassifier] = {}
 
-    def _detector(self, name: str, min_face_px: int = 20):
-        key = (name, int(min_face_px))
+    def _detector(self, name: str, min_face_px: int | None = None):
+        key = (name, None if min_face_px is None else int(min_face_px))
         if key not in self._detectors:
             from ml.detection import make_detector
 
-            self._detectors[key] = make_detector(
-                name, device=self.device, min_face_size=int(min_face_px)
-            )
+            options = {} if min_face_px is None else {"min_face_size": int(min_face_px)}
+            self._detectors[key] = make_detector(name, device=self.device, **options)
         return self._detectors[key]
 
     def _classifier(self, name: str) -> LoadedClassifier:
@@ -281,7 +294,7 @@ class FacialEmotionAnalyzer(Analyzer):
         from ml.detection import align_face
 
         out: list[Result | AnalyzerError | None] = [None] * len(frames)
-        by_detector: dict[tuple[str, int], list[int]] = defaultdict(list)
+        by_detector: dict[tuple[str, int | None], list[int]] = defaultdict(list)
         for index, frame in enumerate(frames):
             by_detector[setting(frame, "detector"), setting(frame, "min_face_px")].append(index)
         faces_of: dict[int, list] = {}
@@ -347,6 +360,8 @@ def setting(item: Item | Frame, key: str):
 def kept_faces(item: Item | Frame, faces: Sequence) -> list:
     """The item's faces above ``min_face_score``, best first, at most ``max_faces``."""
     minimum = setting(item, "min_face_score")
+    if minimum is None:
+        minimum = MIN_FACE_SCORE[setting(item, "detector")]
     kept = sorted((f for f in faces if f.score >= minimum), key=lambda f: f.score, reverse=True)
     return kept[: setting(item, "max_faces")]
 

@@ -36,7 +36,7 @@ def test_spec_is_valid_for_the_registry():
 
 
 @pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("detector", ["mtcnn", "haar"])
+@pytest.mark.parametrize("detector", ["blazeface", "mtcnn", "haar"])
 def test_smiling_astronaut_is_one_happy_face(analyzer, detector, model):
     (outcome,) = run_batch(analyzer, [item("astronaut.jpg", detector=detector, model=model)])
     assert outcome.error is None, outcome.error
