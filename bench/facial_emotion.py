@@ -1,21 +1,24 @@
-"""Speed of the facial-emotion analyzer: batched pipeline versus a naive per-image loop.
+"""Speed of the facial-emotion analyzer: detectors compared, batched versus a naive loop.
 
-Both variants run in the same invocation on the same workload of real photographs (the
+Every variant runs in the same invocation on the same workload of real photographs (the
 portraits in ``tests/data/photos`` and the examples in ``docs/examples``, cycled to
 ``--images`` files at their own sizes), each in a fresh subprocess so that its peak RSS is its
 own (``ru_maxrss`` covers imports, model loading, warm-up and the timed run, i.e. what a
-worker process would hold):
+worker process would hold). A variant is ``DETECTOR:MODE`` for each of ``--detectors``
+(default ``blazeface`` and ``mtcnn``) and each mode:
 
 * ``naive``: what a straightforward implementation does, one image at a time: load it, run the
   detector on it alone, align each face and classify the faces one by one. It uses the same
-  detector (``make_detector("mtcnn")`` with its defaults), the same classifier and the same
+  detector (``make_detector(name)`` with its defaults), the same classifier and the same
   analyzer settings (``min_face_score``, ``max_faces``) as the analyzer.
 * ``batched``: ``FacialEmotionAnalyzer.analyze`` on batches of ``spec.max_batch_size`` items,
-  as a worker calls it.
+  as a worker calls it, with that detector.
 
-The parent checks that both variants found the same faces with the same boxes and
-probabilities (so the speed-up is not bought with different answers), prints images/s, the
-ratio and the peak RSS of each, and a final JSON line for scripts. Example::
+The parent checks that both modes of a detector found the same faces with the same boxes
+and probabilities (so the speed-up is not bought with different answers), prints images/s,
+the batched/naive ratio per detector, each detector's end-to-end speed against the first
+detector's baseline ``mtcnn:batched`` (today's pipeline) when it is measured, the peak RSS of
+each, and a final JSON line for scripts. Example::
 
     .venv/bin/python bench/facial_emotion.py --images 64 --threads 1 --rounds 3
 """
@@ -46,7 +49,9 @@ PHOTOS = (
     "docs/examples/coffee.jpg",
     "docs/examples/chelsea.jpg",
 )
-VARIANTS = ("naive", "batched")
+MODES = ("naive", "batched")
+#: Today's pipeline before BlazeFace: the end-to-end speed-ups are measured against it.
+BASELINE = "mtcnn:batched"
 
 # One image's outcome: a list of faces, each {"box": [4], "score": s, "emotions": [7]}.
 Faces = list[dict[str, Any]]
@@ -79,16 +84,16 @@ def _synchronize(device: str) -> None:
 class NaiveLoop:
     """One image at a time, as a first implementation without batching would do it."""
 
-    def __init__(self, device: str, model: str) -> None:
-        from emotionhub_facial_emotion.analyzer import SETTINGS_SCHEMA
+    def __init__(self, device: str, model: str, detector: str) -> None:
+        from emotionhub_facial_emotion.analyzer import MIN_FACE_SCORE, SETTINGS_SCHEMA
         from emotionhub_facial_emotion.classifiers import load_classifier
 
         from ml.detection import make_detector
 
         defaults = {k: v["default"] for k, v in SETTINGS_SCHEMA["properties"].items()}
-        self.min_face_score = defaults["min_face_score"]
+        self.min_face_score = defaults["min_face_score"] or MIN_FACE_SCORE[detector]
         self.max_faces = defaults["max_faces"]
-        self.detector = make_detector(defaults["detector"], device=device)
+        self.detector = make_detector(detector, device=device)
         self.classifier = load_classifier(model, device)
 
     def run(self, paths: Sequence[Path], batch_size: int) -> list[Faces]:
@@ -117,10 +122,11 @@ class NaiveLoop:
 class BatchedAnalyzer:
     """The analyzer itself, on batches of ``batch_size`` items (no Django needed)."""
 
-    def __init__(self, device: str, model: str) -> None:
+    def __init__(self, device: str, model: str, detector: str) -> None:
         from emotionhub_facial_emotion.analyzer import FacialEmotionAnalyzer
 
         self.model = model
+        self.detector = detector
         self.analyzer = FacialEmotionAnalyzer()
         self.analyzer.load(device)
 
@@ -135,7 +141,7 @@ class BatchedAnalyzer:
                     kind="image",
                     mime="image/png" if path.suffix == ".png" else "image/jpeg",
                     path=path,
-                    settings={"model": self.model},
+                    settings={"model": self.model, "detector": self.detector},
                 )
                 for n, path in enumerate(paths[start : start + batch_size])
             ]
@@ -164,7 +170,8 @@ def measure(variant: str, args: argparse.Namespace) -> dict[str, Any]:
     cv2.setNumThreads(args.threads)
     device = resolve_device(args.device)
     started = time.perf_counter()
-    runner = (NaiveLoop if variant == "naive" else BatchedAnalyzer)(device, args.model)
+    detector, mode = variant.split(":")
+    runner = (NaiveLoop if mode == "naive" else BatchedAnalyzer)(device, args.model, detector)
     paths = workload(args.images)
     # Warm-up on one batch (and every photo once), so lazy loading and first-call
     # allocations are not timed: a worker pays them once, not per batch.
@@ -256,7 +263,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--box-tol", type=float, default=2.0, help="px (default 2)")
     parser.add_argument("--prob-tol", type=float, default=0.01, help="(default 0.01)")
-    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--detectors", nargs="+", default=["blazeface", "mtcnn"], help="(default: blazeface mtcnn)"
+    )
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.model is None or args.batch_size is None:
         from emotionhub_facial_emotion.analyzer import DEFAULT_MODEL, FacialEmotionAnalyzer
@@ -277,50 +287,70 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.model}, {args.threads} thread(s), device {args.device}; "
         f"load average {load[0]:.2f}"
     )
-    # Alternate the variants, so that a change in background load hits both; keep the best
+    variants = [f"{detector}:{mode}" for detector in args.detectors for mode in MODES]
+    # Alternate the variants, so that a change in background load hits all; keep the best
     # round of each (the one least disturbed by other processes).
-    rounds: dict[str, list[dict[str, Any]]] = {variant: [] for variant in VARIANTS}
+    rounds: dict[str, list[dict[str, Any]]] = {variant: [] for variant in variants}
     for _ in range(args.rounds):
-        for variant in VARIANTS:
+        for variant in variants:
             rounds[variant].append(run_variant(variant, args))
     reports = {v: max(runs, key=lambda r: r["images_per_s"]) for v, runs in rounds.items()}
-    naive, batched = reports["naive"], reports["batched"]
     paths = workload(args.images)
-    problems, box_gap, prob_gap = [], 0.0, 0.0
-    for ours, theirs in zip(rounds["naive"], rounds["batched"], strict=True):
-        found, box, prob = compare(ours["results"], theirs["results"], paths)
-        problems += found
-        box_gap, prob_gap = max(box_gap, box), max(prob_gap, prob)
-    if box_gap > args.box_tol:
-        problems.append(f"boxes differ by up to {box_gap:.2f} px (tolerance {args.box_tol})")
-    if prob_gap > args.prob_tol:
-        problems.append(f"probabilities differ by up to {prob_gap:.4f} (tol {args.prob_tol})")
-    faces = sum(len(r) for r in batched["results"])
-    ratio = batched["images_per_s"] / naive["images_per_s"]
-    for report in (naive, batched):
+    problems: list[str] = []
+    per_detector: dict[str, dict[str, Any]] = {}
+    for detector in args.detectors:
+        naive, batched = reports[f"{detector}:naive"], reports[f"{detector}:batched"]
+        box_gap = prob_gap = 0.0
+        for ours, theirs in zip(
+            rounds[f"{detector}:naive"], rounds[f"{detector}:batched"], strict=True
+        ):
+            found, box, prob = compare(ours["results"], theirs["results"], paths)
+            problems += [f"{detector}: {message}" for message in found]
+            box_gap, prob_gap = max(box_gap, box), max(prob_gap, prob)
+        if box_gap > args.box_tol:
+            problems.append(f"{detector}: boxes differ by up to {box_gap:.2f} px")
+        if prob_gap > args.prob_tol:
+            problems.append(f"{detector}: probabilities differ by up to {prob_gap:.4f}")
+        per_detector[detector] = {
+            "faces": sum(len(r) for r in batched["results"]),
+            "ratio": round(batched["images_per_s"] / naive["images_per_s"], 2),
+            "max_box_diff_px": round(box_gap, 3),
+            "max_prob_diff": round(prob_gap, 5),
+        }
+    for variant, report in reports.items():
         extra = f", peak CUDA {report['peak_cuda_mb']} MB" if "peak_cuda_mb" in report else ""
-        every = ", ".join(f"{r['images_per_s']:.2f}" for r in rounds[report["variant"]])
+        every = ", ".join(f"{r['images_per_s']:.2f}" for r in rounds[variant])
         print(
-            f"  {report['variant']:8s} {report['images_per_s']:8.2f} images/s "
+            f"  {variant:18s} {report['images_per_s']:8.2f} images/s "
             f"({report['seconds']:.2f} s), peak RSS {report['peak_rss_mb']:.0f} MB{extra}"
             + (f"; rounds: {every}" if args.rounds > 1 else "")
         )
-    print(f"  ratio    {ratio:8.2f}x batched/naive; {faces} faces in {len(paths)} images")
-    print(f"  agreement: boxes within {box_gap:.2f} px, probabilities within {prob_gap:.4f}")
+    for detector, figures in per_detector.items():
+        print(
+            f"  {detector:10s} batched/naive {figures['ratio']:5.2f}x; {figures['faces']} faces "
+            f"in {len(paths)} images; agreement: boxes within {figures['max_box_diff_px']:.2f} "
+            f"px, probabilities within {figures['max_prob_diff']:.4f}"
+        )
+    if BASELINE in reports:
+        base = reports[BASELINE]["images_per_s"]
+        for variant, report in reports.items():
+            if variant != BASELINE:
+                ratio = report["images_per_s"] / base
+                print(f"  {variant:18s} {ratio:5.2f}x {BASELINE} (end to end)")
+                per_detector[variant.split(":")[0]][f"{variant.split(':')[1]}_vs_baseline"] = round(
+                    ratio, 2
+                )
     summary = {
         "bench": "facial_emotion",
-        "device": batched["device"],
+        "device": next(iter(reports.values()))["device"],
         "threads": args.threads,
         "images": args.images,
         "batch_size": args.batch_size,
         "model": args.model,
         "load_average": round(load[0], 2),
         "rounds": args.rounds,
-        "faces": faces,
         "agree": not problems,
-        "max_box_diff_px": round(box_gap, 3),
-        "max_prob_diff": round(prob_gap, 5),
-        "ratio": round(ratio, 2),
+        "detectors": per_detector,
         **{
             name: {k: v for k, v in report.items() if k not in ("results", "variant", "device")}
             for name, report in reports.items()
