@@ -16,7 +16,16 @@ from django.conf import settings
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from emotionhub.analyzers.contract import DEVICE_NEEDS, MEDIA_KINDS, Analyzer, AnalyzerSpec
+from emotionhub.analyzers.contract import (
+    CONTRACT_VERSION,
+    DEVICE_NEEDS,
+    MEDIA_KINDS,
+    MIN_CONTRACT_VERSION,
+    Analyzer,
+    AnalyzerSpec,
+    capabilities_of,
+    capability_problems,
+)
 
 ENTRY_POINT_GROUP = "emotionhub.analyzers"
 KNOWN_QUEUES = ("analysis_cpu", "analysis_gpu")
@@ -95,12 +104,51 @@ def spec_problems(name: str) -> list[str]:
         "image" not in spec.media_kinds or cls.analyze_frames is Analyzer.analyze_frames
     ):
         problems.append("declares realtime but does not accept images or has no analyze_frames")
+    problems.extend(contract_version_problems(spec))
+    problems.extend(capability_problems(spec))
     for field in ("result_schema", "settings_schema"):
         try:
             Draft202012Validator.check_schema(dict(getattr(spec, field)))
         except SchemaError as exc:
             problems.append(f"{field} is not a valid JSON Schema: {exc.message}")
     return problems
+
+
+def contract_version_problems(spec: AnalyzerSpec) -> list[str]:
+    """The analyzer contract a plugin says it was written for must be one this core
+    implements (like NetBox's min_version/max_version for plugins). Plugins written before
+    the contract had versions declare none and are held to version 1."""
+    declared = 1 if spec.contract_version is None else spec.contract_version
+    supported = f"{MIN_CONTRACT_VERSION}..{CONTRACT_VERSION}"
+    if not isinstance(declared, int) or isinstance(declared, bool):
+        return [f"contract_version must be an integer, not {declared!r}"]
+    if not MIN_CONTRACT_VERSION <= declared <= CONTRACT_VERSION:
+        return [f"is written for analyzer contract {declared}; this server runs {supported}"]
+    return []
+
+
+@functools.cache
+def analyzers_producing(capability: str) -> frozenset[str]:
+    """Installed analyzers whose valid spec declares ``capability`` (or one implying it).
+
+    Installed rather than enabled: results of an analyzer taken off the allow list still
+    reach review, blurring and dashboards. Plugins that fail to import are left out (the
+    start-up check reports them).
+    """
+    names = set()
+    for name in installed_entry_points():
+        if spec_problems(name):  # cannot be imported, or an invalid spec
+            continue
+        if capability in capabilities_of(_load_class(name).spec):
+            names.add(name)
+    return frozenset(names)
+
+
+def clear_caches() -> None:
+    """Forget discovered plugins (tests that install or remove one)."""
+    installed_entry_points.cache_clear()
+    _load_class.cache_clear()
+    analyzers_producing.cache_clear()
 
 
 def select_device(spec: AnalyzerSpec) -> str:

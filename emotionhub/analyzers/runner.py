@@ -19,6 +19,7 @@ from emotionhub.analyzers.contract import (
     Frame,
     Item,
     Result,
+    payload_schema,
 )
 
 
@@ -114,7 +115,7 @@ def _analyze(analyzer: Analyzer, items: Sequence, analyze=None) -> list | Analyz
 def _checked_outcomes(
     analyzer: Analyzer, items: Sequence[Item | Frame], outputs: list, per_item_ms: float
 ) -> list[Outcome]:
-    validator = Draft202012Validator(dict(analyzer.spec.result_schema))
+    validator = Draft202012Validator(payload_schema(analyzer.spec))
     outcomes = []
     for item, output in zip(items, outputs, strict=True):
         if isinstance(output, Result):

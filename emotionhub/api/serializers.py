@@ -266,5 +266,13 @@ class AnalyzerSpecSerializer(serializers.Serializer):
         help_text="Runs on POST /analyze and the /stream WebSocket (decoded frames, not stored)."
     )
     licence = serializers.CharField()
+    produces = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Capabilities (faces, face_boxes, sentiment, emotion): payload fragments "
+        "every result carries; see emotionhub/analyzers/contract.py.",
+    )
+    contract_version = serializers.IntegerField(
+        allow_null=True, help_text="The analyzer contract the plugin was written for."
+    )
     result_schema = serializers.DictField()
     settings_schema = serializers.DictField()

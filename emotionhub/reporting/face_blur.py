@@ -1,8 +1,9 @@
 """Blurring faces in the images shown to people (thumbnails, dashboards, review) for
 tenants with ``blur_faces``.
 
-Where the faces are: the boxes the face analyzers already stored for the media
-(facial_emotion's ``faces``, image_sentiment's face component), in stored-image pixels.
+Where the faces are: the boxes already stored for the media by analyzers that produce
+``face_boxes`` (implied by ``faces``; see ``emotionhub.analyzers.contract``), in
+stored-image pixels.
 When no such result exists yet, OpenCV's Haar detector looks for faces; when OpenCV is not
 installed in the web process, the whole image is blurred. An image is never shown
 unblurred because its faces are unknown (docs/responsible-use.md).
@@ -15,17 +16,18 @@ from typing import Any
 
 from PIL import Image, ImageFilter
 
+from emotionhub.analyzers.registry import analyzers_producing
 from emotionhub.jobs.models import AnalysisResult
 from emotionhub.media.models import Media
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2
-FACE_ANALYZERS = ("facial_emotion", "image_sentiment")
 MARGIN = 0.2  # of the box size on each side: hair, ears and chin identify people too
 
 
 def stored_face_boxes(media: Media) -> list[Box] | None:
     """Face boxes of ``media``'s face-analyzer results; None when none has run."""
-    payloads = AnalysisResult.objects.filter(media=media, analyzer__in=FACE_ANALYZERS)
+    face_analyzers = analyzers_producing("face_boxes")
+    payloads = AnalysisResult.objects.filter(media=media, analyzer__in=face_analyzers)
     payloads = list(payloads.values_list("payload", flat=True))
     if not payloads:
         return None

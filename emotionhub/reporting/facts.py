@@ -6,8 +6,10 @@ newer than the newest fact (an index probe when nothing is new), and the periodi
 task also looks back a safety margin for results whose transaction committed late.
 ``sync(full=True)`` (the ``sync_report_facts`` command) backfills everything.
 
-The sentiment vote follows ``emotionhub.social.summary``: ``text_sentiment`` and
-``image_sentiment`` vote with ``score`` (or -1/0/1 from ``label``) unless ``scored`` is false.
+Which columns a result fills comes from its analyzer's declared capabilities
+(``emotionhub.analyzers.contract``): ``faces`` gives the dominant face label and count,
+``sentiment`` the polarity (the same ``sentiment_polarity`` rule as post summaries),
+``emotion`` the item's emotion label.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
+from emotionhub.analyzers.contract import sentiment_polarity
+from emotionhub.analyzers.registry import analyzers_producing
 from emotionhub.jobs.models import AnalysisResult
 from emotionhub.reporting.models import ResultFact
-from emotionhub.social.summary import LABEL_POLARITY, SENTIMENT_ANALYZERS
 
-FACE_ANALYZERS = ("facial_emotion",)
 # Longer than any transaction that writes a result: one committed later than this after
 # its created_at would be missed by the incremental sync (the full sync still finds it).
 SYNC_MARGIN = dt.timedelta(hours=1)
@@ -35,14 +37,6 @@ def _number(value: Any, low: float, high: float) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high:
         return float(value)
     return None
-
-
-def polarity(payload: Mapping[str, Any]) -> float | None:
-    """A sentiment result's vote in [-1, 1], or None when it does not vote."""
-    if payload.get("scored") is False:
-        return None
-    score = _number(payload.get("score"), -1.0, 1.0)
-    return score if score is not None else LABEL_POLARITY.get(payload.get("label"))
 
 
 def _faces(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -76,7 +70,7 @@ def extract(analyzer: str, payload: Any) -> dict[str, Any]:
     }
     if not isinstance(payload, Mapping):
         return fields
-    if analyzer in FACE_ANALYZERS:
+    if analyzer in analyzers_producing("faces"):
         faces = _faces(payload)
         label = dominant_label(faces)
         confidences = [c for f in faces if (c := _number(f.get("confidence"), 0, 1)) is not None]
@@ -90,10 +84,11 @@ def extract(analyzer: str, payload: Any) -> dict[str, Any]:
     label = payload.get("label")
     fields["label"] = label[:32] if isinstance(label, str) else ""
     fields["confidence"] = _number(payload.get("confidence"), 0.0, 1.0)
-    if analyzer in SENTIMENT_ANALYZERS:
-        fields["polarity"] = polarity(payload)
+    if analyzer in analyzers_producing("emotion"):
         emotion = payload.get("emotion_label")
         fields["emotion"] = emotion[:32] if isinstance(emotion, str) else ""
+    if analyzer in analyzers_producing("sentiment"):
+        fields["polarity"] = sentiment_polarity(payload)
         fields["disagreement"] = payload.get("disagreement") is True
         count = payload.get("face_count")
         fields["face_count"] = count if isinstance(count, int) and count >= 0 else 0

@@ -28,7 +28,7 @@ from emotionhub.audit import Action, record
 from emotionhub.reporting import facts
 from emotionhub.review import agreement, exports, labels
 from emotionhub.review.models import ReviewItem, ReviewLabel
-from emotionhub.review.targets import REVIEWABLE_ANALYZERS, SENTIMENT_LABELS, targets
+from emotionhub.review.targets import SENTIMENT_LABELS, reviewable_analyzers, targets
 from emotionhub.social.models import Source
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = (
-            ReviewItem.objects.filter(analyzer__in=REVIEWABLE_ANALYZERS)
+            ReviewItem.objects.filter(analyzer__in=reviewable_analyzers())
             .select_related("media", "fact", "fact__source")
             .annotate(reviewed=Exists(_current_labels()))
         )

@@ -14,12 +14,12 @@ import numpy as np
 
 from emotionhub.accounts.models import Tenant
 from emotionhub.review.exports import current_labels
-from emotionhub.review.targets import FACE_ANALYZERS, FACE_LABELS, SENTIMENT_LABELS
+from emotionhub.review.targets import FACE_LABELS, SENTIMENT_LABELS, face_analyzers
 from ml.metrics import classification_report
 
 
 def _classes(analyzer: str, seen: set[str]) -> list[str]:
-    known = FACE_LABELS if analyzer in FACE_ANALYZERS else SENTIMENT_LABELS
+    known = FACE_LABELS if analyzer in face_analyzers() else SENTIMENT_LABELS
     return list(known) + sorted(seen - set(known))
 
 

@@ -1,7 +1,9 @@
 """What in a result a reviewer can label: each face of an image, or the whole item.
 
-The label vocabulary comes from the payload itself (a face's ``emotions`` keys, a text's
-``sentiment`` keys), so a plugin with other classes needs no change here.
+Which results have targets comes from the analyzer contract: analyzers that produce
+``faces`` have one target per face, those that produce ``sentiment`` one for the item. The
+label vocabulary comes from the payload itself (a face's ``emotions`` keys), so a plugin
+with other classes needs no change here.
 """
 
 from __future__ import annotations
@@ -10,14 +12,26 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from emotionhub.analyzers.contract import SENTIMENT_LABELS
+from emotionhub.analyzers.registry import analyzers_producing
 from emotionhub.jobs.models import AnalysisResult
 from emotionhub.review.models import POST_TARGET, face_target
 
-SENTIMENT_LABELS = ("negative", "neutral", "positive")
 FACE_LABELS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
-FACE_ANALYZERS = ("facial_emotion",)
-ITEM_ANALYZERS = ("text_sentiment", "image_sentiment")
-REVIEWABLE_ANALYZERS = FACE_ANALYZERS + ITEM_ANALYZERS
+
+
+def face_analyzers() -> frozenset[str]:
+    """Analyzers whose results have one target per face."""
+    return analyzers_producing("faces")
+
+
+def item_analyzers() -> frozenset[str]:
+    """Analyzers whose results have one target for the whole item."""
+    return analyzers_producing("sentiment") - face_analyzers()
+
+
+def reviewable_analyzers() -> frozenset[str]:
+    return face_analyzers() | item_analyzers()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +69,7 @@ def _box(value: Any) -> tuple[float, float, float, float] | None:
 def targets(result: AnalysisResult) -> list[Target]:
     """Reviewable targets of a result, in payload order; empty for other analyzers."""
     payload = result.payload if isinstance(result.payload, Mapping) else {}
-    if result.analyzer in FACE_ANALYZERS:
+    if result.analyzer in face_analyzers():
         out = []
         for i, face in enumerate(payload.get("faces") or []):  # images only, not video tracks
             if not isinstance(face, Mapping):
@@ -65,7 +79,7 @@ def targets(result: AnalysisResult) -> list[Target]:
             label = face.get("label") if isinstance(face.get("label"), str) else ""
             out.append(Target(face_target(i), label, choices, probabilities, _box(face.get("box"))))
         return out
-    if result.analyzer in ITEM_ANALYZERS:
+    if result.analyzer in item_analyzers():
         probabilities = _probabilities(payload.get("sentiment"))
         label = payload.get("label") if isinstance(payload.get("label"), str) else ""
         return [Target(POST_TARGET, label, SENTIMENT_LABELS, probabilities)]

@@ -1,36 +1,26 @@
 """A post's analysis at a glance: job statuses and one overall sentiment.
 
-The rule is deliberately simple. Results of ``image_sentiment`` (one per image, already
-fusing faces, text in the image and the caption) and ``text_sentiment`` (the post text)
-are votes. Both report ``score``, a polarity in [-1, 1], and ``label``; a result with
-``scored: false`` (e.g. text in an unsupported language) does not vote, and a vote with a
-label but no score counts as -1, 0 or 1. The post's score is the mean of the votes, and
-its label follows image_sentiment's default rule: >= 0.2 positive, <= -0.2 negative,
-neutral between. No vote, no sentiment (``null``); every vote is listed in ``based_on``.
+The rule is deliberately simple. Results of analyzers that produce ``sentiment`` (today
+image_sentiment, one per image, and text_sentiment, the post text) are votes, each worth
+``emotionhub.analyzers.contract.sentiment_polarity`` of its payload: ``score`` in [-1, 1],
+or -1/0/1 from ``label``; ``scored: false`` (e.g. text in an unsupported language) does
+not vote. The post's score is the mean of the votes, and its label follows
+image_sentiment's default rule: >= 0.2 positive, <= -0.2 negative, neutral between. No
+vote, no sentiment (``null``); every vote is listed in ``based_on``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
+from emotionhub.analyzers.contract import sentiment_polarity
+from emotionhub.analyzers.registry import analyzers_producing
 from emotionhub.api.serializers import submission_status
 from emotionhub.media.models import Media
 
-SENTIMENT_ANALYZERS = ("text_sentiment", "image_sentiment")
-LABEL_POLARITY = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 LABEL_THRESHOLD = 0.2
-
-
-def _vote(payload: Any) -> float | None:
-    """The polarity a sentiment result votes for, or None when it does not vote."""
-    if not isinstance(payload, Mapping) or payload.get("scored") is False:
-        return None
-    score = payload.get("score")
-    if isinstance(score, int | float) and not isinstance(score, bool) and -1 <= score <= 1:
-        return float(score)
-    return LABEL_POLARITY.get(payload.get("label"))
 
 
 def label_of(score: float) -> str:
@@ -50,12 +40,13 @@ def summarise(media: Iterable[Media]) -> dict[str, Any]:
         entry = analyzers.setdefault(job.analyzer, {"jobs": Counter(), "results": 0})
         entry["jobs"][job.status] += 1
     votes = []
+    voters = analyzers_producing("sentiment")
     for item in media:
         for result in item.results.all():
             analyzers.setdefault(result.analyzer, {"jobs": Counter(), "results": 0})
             analyzers[result.analyzer]["results"] += 1
-            if result.analyzer in SENTIMENT_ANALYZERS:
-                polarity = _vote(result.payload)
+            if result.analyzer in voters:
+                polarity = sentiment_polarity(result.payload)
                 if polarity is not None:
                     votes.append((result.analyzer, str(item.pk), polarity))
     return {

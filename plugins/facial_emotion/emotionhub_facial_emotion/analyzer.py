@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from emotionhub.analyzers.contract import (
+    CONTRACT_VERSION,
     Analyzer,
     AnalyzerError,
     AnalyzerSpec,
@@ -199,6 +200,8 @@ SETTINGS_SCHEMA = {
 
 class FacialEmotionAnalyzer(Analyzer):
     spec = AnalyzerSpec(
+        contract_version=CONTRACT_VERSION,
+        produces=frozenset({"faces"}),
         name="facial_emotion",
         version="0.1.0",
         description="Faces with boxes, eye landmarks and calibrated probabilities of seven "

@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from emotionhub.analyzers.contract import Analyzer, AnalyzerError, AnalyzerSpec, Item, Result
+from emotionhub.analyzers.contract import (
+    CONTRACT_VERSION,
+    Analyzer,
+    AnalyzerError,
+    AnalyzerSpec,
+    Item,
+    Result,
+)
 from emotionhub_image_sentiment.faces import faces_component
 from emotionhub_image_sentiment.fusion import Component, fuse, label_of
 from emotionhub_image_sentiment.ocr import OcrFailed, OcrText, OcrUnavailable
@@ -31,6 +38,8 @@ FUSION_VERSION = "fusion/1"
 
 class ImageSentimentAnalyzer(Analyzer):
     spec = AnalyzerSpec(
+        contract_version=CONTRACT_VERSION,
+        produces=frozenset({"sentiment", "face_boxes"}),
         name="image_sentiment",
         version="0.1.0",
         description="Sentiment of a whole image (negative/neutral/positive, score in [-1, 1]) "

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from emotionhub.analyzers.contract import Analyzer, AnalyzerError, AnalyzerSpec, Item, Result
+from emotionhub.analyzers.contract import (
+    CONTRACT_VERSION,
+    Analyzer,
+    AnalyzerError,
+    AnalyzerSpec,
+    Item,
+    Result,
+)
 
 SENTIMENTS = ("negative", "neutral", "positive")
 EMOTIONS = ("anger", "joy", "optimism", "sadness")
@@ -90,6 +97,8 @@ SETTINGS_SCHEMA = {
 
 class TextSentimentAnalyzer(Analyzer):
     spec = AnalyzerSpec(
+        contract_version=CONTRACT_VERSION,
+        produces=frozenset({"sentiment", "emotion"}),
         name="text_sentiment",
         version="0.1.0",
         description="Sentiment (negative/neutral/positive) and emotion (anger/joy/optimism/"

@@ -8,11 +8,19 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageStat
 
-from emotionhub.analyzers.contract import Analyzer, AnalyzerError, AnalyzerSpec, Item, Result
+from emotionhub.analyzers.contract import (
+    CONTRACT_VERSION,
+    Analyzer,
+    AnalyzerError,
+    AnalyzerSpec,
+    Item,
+    Result,
+)
 
 
 class ImageStatsAnalyzer(Analyzer):
     spec = AnalyzerSpec(
+        contract_version=CONTRACT_VERSION,
         name="example",
         version="1.0.0",
         description="Image size and mean brightness; word count for text. A demo plugin.",
@@ -63,6 +71,7 @@ class ImageStatsAnalyzer(Analyzer):
 
 class TextLengthAnalyzer(Analyzer):
     spec = AnalyzerSpec(
+        contract_version=CONTRACT_VERSION,
         name="text_length",
         version="1.0.0",
         description="Character count of a text item, optionally ignoring whitespace.",

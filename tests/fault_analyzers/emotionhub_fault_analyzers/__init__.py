@@ -4,7 +4,14 @@ import os
 import time
 from collections.abc import Sequence
 
-from emotionhub.analyzers.contract import Analyzer, AnalyzerError, AnalyzerSpec, Item, Result
+from emotionhub.analyzers.contract import (
+    CONTRACT_VERSION,
+    Analyzer,
+    AnalyzerError,
+    AnalyzerSpec,
+    Item,
+    Result,
+)
 
 ALL_KINDS = frozenset({"image", "video", "text"})
 ATTEMPT_RESULT = {
@@ -21,6 +28,7 @@ class FlakyAnalyzer(Analyzer):
     that an operator fixes before re-running the quarantined job)."""
 
     spec = AnalyzerSpec(
+        contract_version=CONTRACT_VERSION,
         name="flaky",
         version="1.0.0",
         media_kinds=ALL_KINDS,
@@ -56,7 +64,11 @@ class BrokenAnalyzer(Analyzer):
     """Every input is permanently unusable."""
 
     spec = AnalyzerSpec(
-        name="broken", version="1.0.0", media_kinds=ALL_KINDS, result_schema=ATTEMPT_RESULT
+        contract_version=CONTRACT_VERSION,
+        name="broken",
+        version="1.0.0",
+        media_kinds=ALL_KINDS,
+        result_schema=ATTEMPT_RESULT,
     )
 
     def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
@@ -70,6 +82,7 @@ class CrashingAnalyzer(Analyzer):
     """Raises an unexpected exception, or with ``hard`` kills its own process."""
 
     spec = AnalyzerSpec(
+        contract_version=CONTRACT_VERSION,
         name="crasher",
         version="1.0.0",
         media_kinds=ALL_KINDS,
@@ -92,6 +105,7 @@ class BatchCrashingAnalyzer(Analyzer):
     asks for it with ``explode``, as a plugin does when one tenant's input breaks it."""
 
     spec = AnalyzerSpec(
+        contract_version=CONTRACT_VERSION,
         name="batch_crasher",
         version="1.0.0",
         media_kinds=ALL_KINDS,
@@ -114,6 +128,7 @@ class SlowAnalyzer(Analyzer):
     """Sleeps ``seconds`` while reporting progress, then succeeds."""
 
     spec = AnalyzerSpec(
+        contract_version=CONTRACT_VERSION,
         name="slow",
         version="1.0.0",
         media_kinds=ALL_KINDS,
@@ -141,6 +156,7 @@ class BadSpecAnalyzer(Analyzer):
     """A spec that start-up validation must reject."""
 
     spec = AnalyzerSpec(
+        contract_version=CONTRACT_VERSION,
         name="bad_spec",
         version="",
         media_kinds=frozenset({"audio"}),
