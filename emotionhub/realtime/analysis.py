@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from concurrent.futures import Future
 
 from emotionhub.analyzers import registry
@@ -16,11 +17,14 @@ from emotionhub.realtime.policy import RealtimePlan
 WAIT_TIMEOUT_S = 30.0
 
 
-def submit(plan: RealtimePlan, decoded: DecodedFrame, frame_id: str) -> list[Future]:
-    """Queue the frame on every analyzer's batcher (loading models on first use)."""
+def submit(
+    plan: RealtimePlan, decoded: DecodedFrame, frame_id: str, source: str = ""
+) -> list[Future]:
+    """Queue the frame on every analyzer's batcher (loading models on first use);
+    ``source`` names the stream, so the batcher can wait for its peers' frames."""
     return [
         engine.batcher(name).submit(
-            Frame(frame_id, decoded.image, plan.analyzer_settings.get(name, {}))
+            Frame(frame_id, decoded.image, plan.analyzer_settings.get(name, {})), source
         )
         for name in plan.analyzers
     ]
@@ -64,7 +68,7 @@ def analyze_now(plan: RealtimePlan, decoded: DecodedFrame, started: float) -> di
 
     ``started`` is ``time.perf_counter()`` when the request arrived (for ``total_ms``).
     """
-    futures = submit(plan, decoded, "http")
+    futures = submit(plan, decoded, "http", source=f"http:{uuid.uuid4()}")
     try:
         outcomes = [future.result(timeout=WAIT_TIMEOUT_S) for future in futures]
     except TimeoutError:

@@ -3,11 +3,16 @@
 Where inference runs: in the serving (ASGI) process, never on its event loop. Each
 real-time analyzer is loaded once per process (``registry.loaded_analyzer``) and owned by
 one batcher thread. Callers (HTTP requests, WebSocket streams) hand it decoded frames and
-wait on a future; the thread takes every frame already waiting plus those arriving within
-``EMOTIONHUB_REALTIME_BATCH_WAIT_MS`` of the first, up to ``EMOTIONHUB_REALTIME_MAX_BATCH``,
-and runs them through the detector and classifier together. While one batch runs, frames
-of other streams queue, so the next batch is as large as the load: on CUDA that is where
-batching pays, on a small CPU it mostly costs nothing.
+wait on a future; the thread runs every frame waiting through the detector and classifier
+together, up to ``EMOTIONHUB_REALTIME_MAX_BATCH``.
+
+How long a batch waits to fill: each frame names its source (a stream, or one HTTP
+request). The batcher counts the sources that sent a frame in the last
+``ACTIVE_SOURCE_SECONDS``; when fewer frames than that are waiting, it waits at most
+``EMOTIONHUB_REALTIME_BATCH_WAIT_MS`` for the others. A lone stream therefore never waits,
+and concurrent streams, whose frames would otherwise alternate in batches of one (each
+stream sends its next frame only after its answer), meet in one batch. On CUDA that is
+where batching pays; on a small CPU it costs about the same per frame either way.
 """
 
 from __future__ import annotations
@@ -41,11 +46,16 @@ class FrameOutcome:
     device: str
 
 
+#: A source that sent a frame this recently is expected to send the next one soon.
+ACTIVE_SOURCE_SECONDS = 1.0
+
+
 @dataclasses.dataclass
 class _Pending:
     frame: Frame
     future: Future
     submitted: float
+    source: str
 
 
 class MicroBatcher:
@@ -58,28 +68,45 @@ class MicroBatcher:
         self.analyzer, self.device = registry.loaded_analyzer(name)
         self.batch_sizes: collections.Counter[int] = collections.Counter()
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._last_seen: dict[str, float] = {}  # source -> last submission (batcher thread)
         self._thread = threading.Thread(target=self._loop, name=f"realtime-{name}", daemon=True)
         self._thread.start()
 
-    def submit(self, frame: Frame) -> Future:
+    def submit(self, frame: Frame, source: str = "") -> Future:
+        """Queue ``frame``; ``source`` (a stream id) tells the batcher who sends again."""
         future: Future = Future()
-        self._queue.put(_Pending(frame, future, time.perf_counter()))
+        self._queue.put(_Pending(frame, future, time.perf_counter(), source or frame.id))
         return future
+
+    def _active_sources(self, now: float) -> int:
+        horizon = now - ACTIVE_SOURCE_SECONDS
+        self._last_seen = {s: t for s, t in self._last_seen.items() if t >= horizon}
+        return len(self._last_seen)
 
     def _collect(self) -> list[_Pending]:
         batch = [self._queue.get()]
+        while len(batch) < self.max_batch:  # everything already waiting
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        now = time.perf_counter()
+        for pending in batch:
+            self._last_seen[pending.source] = now
         wait_s = self.fixed_wait_s
         if wait_s is None:
             wait_s = max(0.0, settings.EMOTIONHUB_REALTIME_BATCH_WAIT_MS / 1000)
-        deadline = time.perf_counter() + wait_s
-        while len(batch) < self.max_batch:
-            remaining = deadline - time.perf_counter()
+        expected = min(self.max_batch, self._active_sources(now))
+        deadline = now + wait_s
+        while len(batch) < expected and (remaining := deadline - time.perf_counter()) > 0:
             try:
-                if remaining > 0:
-                    batch.append(self._queue.get(timeout=remaining))
-                else:
-                    batch.append(self._queue.get_nowait())
+                pending = self._queue.get(timeout=remaining)
             except queue.Empty:
+                break
+            batch.append(pending)
+            if pending.source not in {p.source for p in batch[:-1]}:
+                self._last_seen[pending.source] = time.perf_counter()
+            else:  # a second frame of one source: its peers are late, do not wait longer
                 break
         return [p for p in batch if p.future.set_running_or_notify_cancel()]
 

@@ -298,9 +298,10 @@ CHANNEL_LAYERS = {
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )
 }
-# Frames of every caller that wait together, or arrive within this many ms of the first,
-# run through the models as one batch (at most this many, and the analyzer's batch size).
-EMOTIONHUB_REALTIME_BATCH_WAIT_MS = env_float("EMOTIONHUB_REALTIME_BATCH_WAIT_MS", 5.0)
+# Frames of every caller that wait together run through the models as one batch (at most
+# MAX_BATCH, and the analyzer's batch size); a batch waits at most WAIT_MS for the frames
+# of other streams active in the last second (emotionhub/realtime/engine.py).
+EMOTIONHUB_REALTIME_BATCH_WAIT_MS = env_float("EMOTIONHUB_REALTIME_BATCH_WAIT_MS", 25.0)
 EMOTIONHUB_REALTIME_MAX_BATCH = env_int("EMOTIONHUB_REALTIME_MAX_BATCH", 16)
 EMOTIONHUB_REALTIME_MAX_FRAME_BYTES = env_int("EMOTIONHUB_REALTIME_MAX_FRAME_BYTES", 4 << 20)
 EMOTIONHUB_REALTIME_MAX_FRAME_PIXELS = env_int("EMOTIONHUB_REALTIME_MAX_FRAME_PIXELS", 8_294_400)
