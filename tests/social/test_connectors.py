@@ -313,7 +313,8 @@ def test_bluesky_pages_with_cursor_then_uses_since(upstream):
     config = clean_config("bluesky", {"q": "cats", "service": upstream.url})
     with SafeClient() as client:
         first = BlueskyConnector().fetch(client, config, {}, limit=100)
-        assert len(first.items) == 9 and first.cursor == {"since": post_view(9)["indexedAt"]}
+        # The high-water is sortAt: the earlier of indexedAt and createdAt.
+        assert len(first.items) == 9 and first.cursor["hw"] == post_view(9)["record"]["createdAt"]
         assert first.items[0].image_urls == [
             "https://cdn.example/0.jpg",
             "https://cdn.example/1.jpg",
@@ -321,10 +322,12 @@ def test_bluesky_pages_with_cursor_then_uses_since(upstream):
         assert first.items[0].url == "https://bsky.app/profile/ann.bsky.social/post/3k0009"
         search.posts = [post_view(n) for n in range(12, 0, -1)]
         second = BlueskyConnector().fetch(client, config, first.cursor, limit=2)
-    # since is inclusive: the newest of the last run comes again (ingest drops it).
+    # since reaches back an overlap window; posts of the last run are recognised as seen.
     assert [p.text for p in second.items] == ["skeet 12", "skeet 11"]
     last = upstream.requests[-1].query
-    assert last["since"] == post_view(9)["indexedAt"] and last["sort"] == "latest"
+    assert last["since"] == "2026-11-01T11:58:09.000Z" and last["sort"] == "latest"
+    # The cap stopped the run at skeet 10: it and older are left for the next run.
+    assert second.cursor["gaps"] == [["2026-11-01T11:58:09.000Z", "2026-11-01T12:00:10.001Z"]]
 
 
 def test_bluesky_walks_pages(upstream):
