@@ -1,5 +1,8 @@
 """Each worker writes a heartbeat row, so health checks see workers on any broker
-(the embedded filesystem broker has no broadcast to ping them)."""
+(the embedded filesystem broker has no broadcast to ping them).
+
+The row says when the worker last started a task, and in which process: a main process
+can keep beating while its task process is wedged, and only that shows it."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import logging
 import os
 import threading
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import task_prerun, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
@@ -61,6 +64,21 @@ def _start(sender=None, **_: object) -> None:
     if consumer is not None and getattr(consumer, "app", None) is not None:
         queues = sorted(consumer.app.amqp.queues.consume_from or [])
     threading.Thread(target=_loop, args=(hostname, queues), daemon=True).start()
+
+
+@task_prerun.connect
+def _record_task_taken(task=None, **_: object) -> None:
+    from emotionhub.jobs.models import WorkerHeartbeat
+
+    hostname = getattr(getattr(task, "request", None), "hostname", None)
+    if not hostname:
+        return
+    try:
+        WorkerHeartbeat.objects.filter(hostname=hostname).update(
+            last_task_at=timezone.now(), last_task_pid=os.getpid()
+        )
+    except Exception:  # never fail a task over its bookkeeping
+        log.exception("could not record the task start in the heartbeat")
 
 
 @worker_shutdown.connect

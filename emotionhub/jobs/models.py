@@ -157,6 +157,10 @@ class WorkerHeartbeat(models.Model):
     cuda_available = models.BooleanField(null=True)
     started_at = models.DateTimeField()
     last_seen_at = models.DateTimeField(db_index=True)
+    # Written by the process that runs a task when it starts one: a worker whose main
+    # process beats but whose task process is wedged shows as alive yet taking no work.
+    last_task_at = models.DateTimeField(null=True, blank=True)
+    last_task_pid = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.hostname

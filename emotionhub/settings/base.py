@@ -233,6 +233,9 @@ EMOTIONHUB_WORKER_HEARTBEAT_SECONDS = env_float("EMOTIONHUB_WORKER_HEARTBEAT_SEC
 # A worker whose heartbeat is older than this is dead: the reconciler re-queues the jobs
 # it was running without waiting for their lease (several missed beats, not one).
 EMOTIONHUB_WORKER_DEAD_SECONDS = env_float("EMOTIONHUB_WORKER_DEAD_SECONDS", 60.0)
+# /health calls an alive worker stalled when it started no task for this long while a job
+# has waited as long (a wedged task process behind a main process that still beats).
+EMOTIONHUB_WORKER_STALL_SECONDS = env_float("EMOTIONHUB_WORKER_STALL_SECONDS", 120.0)
 EMOTIONHUB_MAX_UPLOAD_BYTES = {
     "image": env_int("EMOTIONHUB_MAX_IMAGE_BYTES", 20 * 1024 * 1024),
     "video": env_int("EMOTIONHUB_MAX_VIDEO_BYTES", 200 * 1024 * 1024),

@@ -1,0 +1,161 @@
+"""The embedded shape's worker: it survives the process that runs its tasks being
+SIGKILLed (as the OOM killer does), SIGTERM stops it, and ``/health`` tells a worker that
+beats but takes no work from a working one. Real processes: ``manage.py runlocal`` on the
+filesystem broker, a prefork worker whose pool child is stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection
+
+from emotionhub.jobs.models import AnalysisJob, JobStatus, WorkerHeartbeat
+from tests.conftest import TenantClient
+from tests.worker.conftest import ROOT, wait_for
+
+pytestmark = [pytest.mark.services, pytest.mark.workers]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def runlocal(transactional_db, tmp_path):
+    """``manage.py runlocal`` with the embedded filesystem broker and the test database."""
+    db = connection.settings_dict
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "emotionhub.settings.test",
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        ),
+        "CELERY_BROKER_URL": "filesystem://",
+        "EMOTIONHUB_VAR_DIR": str(tmp_path / "var"),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = tmp_path / "runlocal.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "runlocal", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield process, f"http://127.0.0.1:{port}", log_path
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+            # A worker the supervisor restarted has a process group of its own.
+            for pid in WorkerHeartbeat.objects.values_list("pid", flat=True):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def submit_and_wait(base_url: str, raw_key: str, text: str, timeout: float) -> AnalysisJob:
+    response = requests.post(
+        f"{base_url}/api/v1/submissions",
+        json={"text": [text], "analyzers": ["text_length"]},
+        headers={"Authorization": f"Api-Key {raw_key}"},
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    media_id = response.json()["items"][0]["id"]
+    job = AnalysisJob.objects.get(media_id=media_id)
+
+    def done():
+        job.refresh_from_db()
+        return job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+    wait_for(done, timeout, message=f"job for {text!r}")
+    return job
+
+
+def test_embedded_worker_survives_its_task_process_being_killed(runlocal):
+    process, base_url, log_path = runlocal
+    alice = TenantClient("alice")
+
+    def ready():
+        assert process.poll() is None, log_path.read_text(errors="replace")[-3000:]
+        try:
+            requests.get(f"{base_url}/api/v1/health", timeout=2)
+        except requests.ConnectionError:
+            return False
+        return WorkerHeartbeat.objects.exists()
+
+    wait_for(ready, 90, message="runlocal's web server and worker")
+    first = submit_and_wait(base_url, alice.raw_key, "before the kill", timeout=60)
+    assert first.status == JobStatus.SUCCEEDED
+
+    # The process that ran that task holds the models: the OOM killer's pick.
+    victim = WorkerHeartbeat.objects.get().last_task_pid
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+
+    second = submit_and_wait(base_url, alice.raw_key, "after the kill", timeout=90)
+    assert second.status == JobStatus.SUCCEEDED and second.attempts == 1
+    worker_pid = WorkerHeartbeat.objects.get().pid
+    assert worker_pid != victim  # the supervisor started a new worker
+
+    # SIGTERM stops the whole tree (web server, worker, beat).
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    wait_for(lambda: not running(worker_pid), 30, message="the worker to exit")
+
+
+def test_health_reports_a_worker_that_beats_but_takes_no_work(client, start_worker):
+    worker = start_worker("frozen")
+    children = worker.pool_children()
+    assert children
+    alice = TenantClient("alice")
+    try:
+        # The pool child stops (as a wedged one does); the main process keeps beating.
+        for pid in children:
+            os.kill(pid, signal.SIGSTOP)
+        alice.submit(texts=["waits"], analyzers="text_length")
+
+        def stalled():
+            body = client.get("/api/v1/health").json()
+            return body if body["workers"].get("stalled") else None
+
+        body = wait_for(stalled, 40, message="/health to report the stalled worker")
+        assert body["status"] == "degraded"
+        (entry,) = body["workers"]["workers"]
+        assert entry["hostname"].startswith("frozen@") and entry["stalled"] is True
+        assert body["workers"]["oldest_waiting_job_since"] is not None
+    finally:
+        for pid in children:
+            os.kill(pid, signal.SIGCONT)
+    job = AnalysisJob.objects.get(tenant=alice.tenant)
+    wait_for(
+        lambda: AnalysisJob.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED,
+        60,
+        message="the job once the pool child runs again",
+    )
+    body = client.get("/api/v1/health").json()
+    assert body["status"] == "ok" and body["workers"]["stalled"] == 0
