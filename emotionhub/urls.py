@@ -2,14 +2,19 @@ from django.contrib import admin
 from django.urls import include, path
 
 from emotionhub.apibase.errors import json_not_found, json_server_error
+from emotionhub.home import views as home_views
 from emotionhub.realtime.views import demo_page
 
 urlpatterns = [
+    path("", home_views.landing, name="home"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("emotionhub.api.urls")),
     path("reporting/", include("emotionhub.reporting.urls")),
     path("realtime/", demo_page, name="realtime-demo"),
 ]
+
+
+handler403 = home_views.forbidden
 
 
 def handler404(request, exception=None):

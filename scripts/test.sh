@@ -8,12 +8,8 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/venv.sh
 source scripts/venv.sh
 install_emotionhub "[dev]"
-# Plugins that fail on purpose, and a third-party one, are visible to test runs only
-# (pytest's pythonpath).
-rm -rf var/test-plugins
-pip install -q --no-deps --no-build-isolation --target var/test-plugins tests/fault_analyzers
-# A third-party plugin that the core never names (tests/test_capabilities.py).
-pip install -q --no-deps --no-build-isolation --target var/test-plugins tests/third_party_analyzer
+# Demo analyzers, plugins that fail on purpose and a third-party one: test runs only.
+install_test_plugins
 
 # System programs some tests need (Debian packages; see apt_install_missing in venv.sh):
 apt_install_missing docker-compose docker-compose "the docker-compose.yml check"

@@ -212,7 +212,7 @@ def test_admin_change_of_a_key_limit_is_recorded(alice):
     form = {
         "tenant": alice.tenant.pk,
         "name": "test",
-        "scopes": '["read", "submit"]',
+        "scopes": ["read", "submit"],
         "rate_limit_per_minute": "5",
         "daily_item_quota": "",
     }

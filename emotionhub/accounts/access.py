@@ -7,6 +7,7 @@ so they need a membership).
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
 from emotionhub.accounts.models import Tenant
@@ -42,6 +43,38 @@ def export_tenant(user) -> Tenant | None:
     """The tenant whose data an export holds; None means every tenant (operators only)."""
     scope = admin_scope(user)
     return None if scope is ALL_TENANTS else scope
+
+
+class AccessDenied(PermissionDenied):
+    """A refusal a person can act on: what is missing and how to get it (the 403 page
+    shows both; see emotionhub.home.views.forbidden)."""
+
+    def __init__(self, reason: str, fix: str, fix_url: str = "", fix_link: str = "") -> None:
+        super().__init__(reason)
+        self.reason, self.fix, self.fix_url, self.fix_link = reason, fix, fix_url, fix_link
+
+
+def membership_required(user, what: str) -> AccessDenied:
+    """The refusal for a signed-in user without a tenant membership."""
+    from django.urls import reverse
+
+    name = user.get_username()
+    reason = f"{what} show one tenant's data, and your user {name!r} is not a member of any tenant."
+    if getattr(user, "is_superuser", False):
+        return AccessDenied(
+            reason,
+            fix="Add a tenant membership for your user in the admin (Accounts > Tenant "
+            "memberships > Add: your user, the tenant, its scopes), or sign in as a member. "
+            "The quick start's 'admin' user is a member of the demo tenant; its password is "
+            "in var/admin-password.",
+            fix_url=reverse("admin:accounts_tenantmembership_add"),
+            fix_link="Add a tenant membership",
+        )
+    return AccessDenied(
+        reason,
+        fix="Ask an operator of this EmotionHub (a superuser) to add a tenant membership for "
+        f"the user {name!r}, or sign in as a member of a tenant.",
+    )
 
 
 def is_operator(user) -> bool:

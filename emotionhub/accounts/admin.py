@@ -10,6 +10,7 @@ from emotionhub.accounts.access import (
     TenantScopedAdminMixin,
     is_operator,
 )
+from emotionhub.accounts.forms import ApiKeyForm, TenantMembershipForm
 from emotionhub.accounts.models import ApiKey, Tenant, TenantMembership
 from emotionhub.audit.admin_mixins import AuditedAdminMixin
 
@@ -24,6 +25,7 @@ class TenantAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
 
 @admin.register(TenantMembership)
 class TenantMembershipAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    form = TenantMembershipForm
     list_display = ("user", "tenant", "scopes")
     list_select_related = ("user", "tenant")
 
@@ -39,6 +41,7 @@ class TenantMembershipAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.Mod
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    form = ApiKeyForm
     list_display = (
         "name",
         "tenant",

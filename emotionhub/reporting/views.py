@@ -6,14 +6,13 @@ import datetime as dt
 import logging
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from emotionhub.accounts.access import membership_tenant
+from emotionhub.accounts.access import membership_required, membership_tenant
 from emotionhub.audit import Action, record
 from emotionhub.media.models import MediaKind
 from emotionhub.reporting import alerts, csv_export, facts, queries
@@ -27,7 +26,7 @@ AUDIT_UNAVAILABLE = "audit_unavailable: the export could not be recorded, so it 
 def _tenant(request: HttpRequest):
     tenant = membership_tenant(request.user)
     if tenant is None:
-        raise PermissionDenied("Dashboards need a tenant membership.")
+        raise membership_required(request.user, "Dashboards")
     return tenant
 
 

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "emotionhub.limits",
     "emotionhub.realtime",
     "emotionhub.api",
+    "emotionhub.home",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +80,18 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded shape has the web server, a worker and beat writing one file. WAL lets
+    # readers run beside the writer, IMMEDIATE takes the write lock when a transaction
+    # starts (a read upgraded to a write mid-transaction fails at once with "database is
+    # locked", whatever the timeout) and the busy timeout waits for the lock instead.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env_float("EMOTIONHUB_SQLITE_BUSY_TIMEOUT_SECONDS", 30.0),
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"

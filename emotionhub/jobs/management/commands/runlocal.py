@@ -4,12 +4,14 @@ The quick start's single process tree: embedded broker and SQLite unless REDIS_U
 DATABASE_URL say otherwise. The web server is uvicorn serving ``emotionhub.asgi`` (the REST
 API, static files under DEBUG, and the ``/api/v1/stream`` WebSocket with the in-memory
 channel layer), so the real-time demo works too. The worker is supervised (restarted if it
-dies; see :mod:`emotionhub.jobs.embedded_worker`). Ctrl-C or SIGTERM stops both.
+dies; see :mod:`emotionhub.jobs.embedded_worker`). Ctrl-C (SIGINT) or SIGTERM stops both:
+the worker's whole process group (beat included) is stopped.
 """
+
+from __future__ import annotations
 
 import os
 import signal
-import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -17,36 +19,59 @@ from django.core.management.base import BaseCommand, CommandError
 from emotionhub.jobs.embedded_worker import SupervisedWorker, worker_command
 
 
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def parse_addrport(addrport: str | None, host: str, port: int) -> tuple[str, int]:
+    if addrport:
+        head, sep, tail = addrport.rpartition(":")
+        host, port_text = (head or host, tail) if sep else (host, tail)
+        if not port_text.isdigit():
+            raise CommandError(f"{addrport!r} is not a port or host:port")
+        port = int(port_text)
+    if not 0 < port < 65536:
+        raise CommandError(f"port {port} is out of range (1-65535)")
+    return host.strip("[]"), port
+
+
 class Command(BaseCommand):
     help = "Start a supervised worker (with beat) in the background and the web server."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument("addrport", nargs="?", help="[host:]port (or use --host/--port)")
+        parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+        parser.add_argument("--port", type=int, default=8000, help="port to listen on")
 
-    def handle(self, *args, addrport, **options) -> None:
+    def handle(self, *args, addrport=None, host="127.0.0.1", port=8000, **options) -> None:
+        host, port = parse_addrport(addrport, host, port)
         schedule = os.path.join(os.environ.get("EMOTIONHUB_VAR_DIR", "var"), "celerybeat-schedule")
         worker = SupervisedWorker(worker_command(schedule))
+        # Both stop everything, even where SIGINT was ignored when we started (a shell's
+        # background job inherits SIGINT ignored; Python then keeps it ignored). uvicorn
+        # handles both while it serves and re-raises the signal once it has shut down.
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        signal.signal(signal.SIGINT, _raise_interrupt)
         worker.start()
-        # uvicorn re-raises the signal that stopped it once it has shut down; as SystemExit
-        # (not the default SIGTERM action) it lets the finally below stop the worker.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
-            serve_asgi(addrport)
+            serve_asgi(host, port)
+        except KeyboardInterrupt:
+            pass
         finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):  # a second one does not interrupt
+                signal.signal(signum, signal.SIG_IGN)
+            self.stderr.write("Stopping the worker…")
             worker.stop()
 
 
-def serve_asgi(addrport: str) -> None:
+def serve_asgi(host: str, port: int) -> None:
     """uvicorn on ``host:port``; WebSocket messages up to a base64-encoded largest frame."""
     import uvicorn
 
-    host, _, port = addrport.rpartition(":")
-    if not port.isdigit():
-        raise CommandError(f"expected HOST:PORT, got {addrport!r}")
     uvicorn.run(
         "emotionhub.asgi:application",
-        host=host or "127.0.0.1",
-        port=int(port),
+        host=host,
+        port=port,
         ws="websockets",
         ws_max_size=settings.EMOTIONHUB_REALTIME_MAX_FRAME_BYTES * 2,
         lifespan="off",
