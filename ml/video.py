@@ -172,6 +172,32 @@ def sample_frames(
     yield from FrameSampler(path, every_s, max_frames, max_duration_s)
 
 
+def read_frame(path: str | Path, at_s: float) -> np.ndarray:
+    """The RGB frame shown at ``at_s`` seconds (the first at or after it), for thumbnails."""
+    import cv2
+
+    capture = _capture(path)
+    try:
+        capture.set(cv2.CAP_PROP_POS_MSEC, max(0.0, float(at_s)) * 1000.0)
+        ok, frame = capture.read()
+        if not ok or frame is None:  # some containers cannot seek: read forward instead
+            capture.release()
+            capture = _capture(path)
+            frame = None
+            while True:
+                ok, candidate = capture.read()
+                if not ok:
+                    break
+                frame = candidate
+                if capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 >= at_s:
+                    break
+        if frame is None:
+            raise VideoDecodeError(f"no frame at {at_s:.3f} s")
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        capture.release()
+
+
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
     """Intersection over union of two ``(x1, y1, x2, y2)`` boxes."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -191,6 +217,8 @@ class Track:
     last_s: float
     probabilities: list[np.ndarray] = field(default_factory=list)
     missed: int = 0
+    # (timestamp, box) of every sample the face was seen in: the review page's thumbnails.
+    sightings: list[tuple[float, tuple[float, float, float, float]]] = field(default_factory=list)
 
 
 class FaceTracker:
@@ -237,6 +265,7 @@ class FaceTracker:
                 self.live.append(track)
                 used.add(len(self.live) - 1)
             track.box, track.last_s, track.missed = tuple(box), timestamp, 0
+            track.sightings.append((timestamp, tuple(box)))
             track.probabilities.append(np.asarray(probs[f], dtype=np.float64))
             ids.append(track.track_id)
         still_live = []
@@ -251,8 +280,27 @@ class FaceTracker:
         return sorted(self.finished + self.live, key=lambda track: track.track_id)
 
 
+#: Sightings kept per track summary, spread over its span (review thumbnails).
+KEYFRAMES_PER_TRACK = 4
+
+
+def keyframes(track: Track, count: int = KEYFRAMES_PER_TRACK) -> list[dict]:
+    """Up to ``count`` sightings evenly spread from the track's first to its last."""
+    seen = track.sightings
+    if not seen:
+        return []
+    if len(seen) <= count:
+        picked = seen
+    else:
+        picked = [seen[round(i * (len(seen) - 1) / (count - 1))] for i in range(count)]
+    return [
+        {"t": round(float(t), 3), "box": [round(float(v), 1) for v in box]} for t, box in picked
+    ]
+
+
 def summarise_tracks(tracks: Sequence[Track], classes: Sequence[str]) -> list[dict]:
-    """JSON-ready summary per track: span, frames, mean probabilities, dominant label."""
+    """JSON-ready summary per track: span, frames, mean probabilities, dominant label, and
+    a few keyframes (time and box) to show the face."""
     out = []
     for track in tracks:
         mean = np.mean(track.probabilities, axis=0)
@@ -267,6 +315,7 @@ def summarise_tracks(tracks: Sequence[Track], classes: Sequence[str]) -> list[di
                 "label": classes[best],
                 "confidence": round(float(mean[best]), 4),
                 "last_box": [round(float(v), 1) for v in track.box],
+                "keyframes": keyframes(track),
             }
         )
     return out

@@ -6,6 +6,7 @@ Reviewers are staff users with a tenant membership; they see their tenant only (
 
 from __future__ import annotations
 
+import io
 import logging
 import uuid
 
@@ -26,12 +27,20 @@ from emotionhub.accounts.access import (
 from emotionhub.analyzers import model_cards
 from emotionhub.audit import Action, record
 from emotionhub.reporting import facts
+from emotionhub.reporting.face_blur import blur_boxes
 from emotionhub.review import agreement, exports, labels
 from emotionhub.review.models import ReviewItem, ReviewLabel
-from emotionhub.review.targets import SENTIMENT_LABELS, reviewable_analyzers, targets
+from emotionhub.review.targets import (
+    SENTIMENT_LABELS,
+    context_faces,
+    reviewable_analyzers,
+    target_named,
+    targets,
+)
 from emotionhub.social.models import Source
 
 log = logging.getLogger(__name__)
+KEYFRAME_SIZE = 160
 
 
 class LabelFilter(admin.SimpleListFilter):
@@ -234,6 +243,11 @@ class ReviewItemAdmin(admin.ModelAdmin):
             path("export/faces.zip", view(self.export_faces), name="review_export_faces"),
             path("export/text.zip", view(self.export_text), name="review_export_text"),
             path("agreement/", view(self.agreement_view), name="review_agreement"),
+            path(
+                "<path:object_id>/keyframe/<str:target>/<int:number>.jpg",
+                view(self.keyframe_view),
+                name="review_keyframe",
+            ),
             *super().get_urls(),
         ]
 
@@ -292,6 +306,33 @@ class ReviewItemAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/review/agreement.html", context)
 
+    def keyframe_view(self, request, object_id, target, number):
+        """A video face track's keyframe: the face (with a margin) cut from the frame."""
+        item = self.get_object(request, object_id)
+        if item is None or not self.has_view_or_change_permission(request, item):
+            raise Http404
+        found = target_named(item, target)
+        if found is None or not 0 <= number < len(found.keyframes):
+            raise Http404("No such keyframe.")
+        at_s, box = found.keyframes[number]
+        frame = exports.video_frame(item.media, at_s)
+        if frame is None:
+            raise Http404("The stored video cannot be read at that time.")
+        x1, y1, x2, y2 = box
+        margin_x, margin_y = (x2 - x1) * 0.25, (y2 - y1) * 0.25
+        left, top = max(0, int(x1 - margin_x)), max(0, int(y1 - margin_y))
+        right = min(frame.width, round(x2 + margin_x))
+        bottom = min(frame.height, round(y2 + margin_y))
+        crop = frame.crop((left, top, right, bottom))
+        if item.media.tenant.blur_faces:  # the same privacy as the stored images' views
+            crop = blur_boxes(crop, [(x1 - left, y1 - top, x2 - left, y2 - top)])
+        crop.thumbnail((KEYFRAME_SIZE, KEYFRAME_SIZE))
+        buffer = io.BytesIO()
+        crop.save(buffer, format="JPEG", quality=85)
+        response = HttpResponse(buffer.getvalue(), content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         item = self.get_object(request, object_id)
         if item is None:
@@ -338,6 +379,9 @@ class ReviewItemAdmin(admin.ModelAdmin):
         current = {
             label.target: label for label in ReviewLabel.objects.filter(result=item, current=True)
         }
+        payload = item.payload if isinstance(item.payload, dict) else {}
+        video = payload.get("video") if isinstance(payload.get("video"), dict) else None
+        duration = (video or {}).get("duration_s") or 0
         rows = []
         for number, target in enumerate(targets(item), start=1):
             probabilities = sorted(target.probabilities.items(), key=lambda kv: -kv[1])
@@ -350,9 +394,16 @@ class ReviewItemAdmin(admin.ModelAdmin):
                     "review": review,
                     "selected": review.reviewed_label if review else target.model_label,
                     "box": _box_dict(target.box),
+                    "keyframes": [
+                        {
+                            "t": at_s,
+                            "url": reverse("admin:review_keyframe", args=[item.pk, target.name, k]),
+                        }
+                        for k, (at_s, _) in enumerate(target.keyframes)
+                    ],
+                    "span": _span_dict(target.span, duration),
                 }
             )
-        payload = item.payload if isinstance(item.payload, dict) else {}
         size = payload.get("image") if isinstance(payload.get("image"), dict) else {}
         width = size.get("width") or item.media.width or 1
         height = size.get("height") or item.media.height or 1
@@ -370,6 +421,12 @@ class ReviewItemAdmin(admin.ModelAdmin):
             "image_url": image_url,
             "width": width,
             "height": height,
+            "context_faces": [
+                {**_box_dict(box), "label": label, "number": i}
+                for i, (box, label) in enumerate(context_faces(item), start=1)
+            ],
+            "video": video,
+            "timeline": _timeline(payload.get("timeline"), duration) if video else [],
             "components": payload.get("components") or [],
             "disagreement": payload.get("disagreement"),
             "history": ReviewLabel.objects.filter(result=item).select_related("reviewer"),
@@ -381,6 +438,35 @@ class ReviewItemAdmin(admin.ModelAdmin):
             "sentiment_labels": SENTIMENT_LABELS,
             "can_change": self.has_change_permission(request, item),
         }
+
+
+def _span_dict(span, duration: float):
+    """Where a track lies on the video's timeline, in percent of its length."""
+    if span is None or not duration:
+        return None
+    first, last = span
+    left = max(0.0, min(100.0, first / duration * 100))
+    width = max(1.0, min(100.0 - left, (last - first) / duration * 100))
+    return {"first": first, "last": last, "left": round(left, 2), "width": round(width, 2)}
+
+
+def _timeline(rows, duration: float) -> list[dict]:
+    """The per-second strip under the tracks: faces seen and the top emotion each second."""
+    out = []
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, dict) or not isinstance(row.get("second"), int):
+            continue
+        left = row["second"] / duration * 100 if duration else 0
+        out.append(
+            {
+                "second": row["second"],
+                "label": row.get("label") or "",
+                "faces": row.get("face_count") or 0,
+                "left": round(min(100.0, left), 2),
+                "width": round(min(100.0 - left, 100 / duration), 2) if duration else 0,
+            }
+        )
+    return out
 
 
 def _box_dict(box):

@@ -1,7 +1,9 @@
 """Reviewed labels as training data for ``ml/``, and as CSV.
 
 * faces: a zip of ``<class>/<result>_<face>.jpg`` crops cut from the stored image with the
-  face's box, the layout ``python -m ml.evaluate fer --data`` and training read;
+  face's box, and ``<class>/<result>_track<id>_<k>.jpg`` crops of a video face track's
+  keyframes, the layout ``python -m ml.evaluate fer --data`` and training read (boxes
+  marked "not a face" are left out: they are no expression class);
 * text: a zip of ``text.txt`` (one text per line) and ``labels.txt`` (0 negative, 1 neutral,
   2 positive), for ``python -m ml.evaluate tweet-sentiment --text … --labels …``;
 * CSV: every current label with who reviewed it and when.
@@ -18,11 +20,12 @@ import zipfile
 from collections.abc import Iterator
 from typing import IO
 
+from django.db.models import Q
 from PIL import Image, UnidentifiedImageError
 
 from emotionhub.accounts.models import Tenant
 from emotionhub.review.models import POST_TARGET, ReviewLabel
-from emotionhub.review.targets import SENTIMENT_LABELS, target_named
+from emotionhub.review.targets import NOT_A_FACE, SENTIMENT_LABELS, Target, target_named
 
 TEXT_LABEL_IDS = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
 CSV_COLUMNS = [
@@ -84,33 +87,77 @@ def _crop(image: Image.Image, box: tuple[float, float, float, float]) -> Image.I
     return image.crop((left, top, right, bottom))
 
 
+def _open_image(media) -> Image.Image | None:
+    try:
+        with media.file.open("rb") as handle:
+            return Image.open(handle).convert("RGB")
+    except (OSError, ValueError, UnidentifiedImageError):
+        return None
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def video_frame(media, at_s: float) -> Image.Image | None:
+    """The stored video's frame at ``at_s`` seconds, or None when it cannot be read."""
+    from ml.video import VideoDecodeError, read_frame
+
+    try:
+        path = media.file.path
+    except (NotImplementedError, ValueError):
+        return None
+    try:
+        return Image.fromarray(read_frame(path, at_s))
+    except (VideoDecodeError, OSError, ValueError):
+        return None
+
+
+def track_crops(media, target: Target) -> Iterator[tuple[int, Image.Image]]:
+    """(keyframe number, face crop) for each readable keyframe of a video track."""
+    for k, (at_s, box) in enumerate(target.keyframes):
+        frame = video_frame(media, at_s)
+        crop = _crop(frame, box) if frame is not None else None
+        if crop is not None:
+            yield k, crop
+
+
 def write_faces_zip(tenant: Tenant | None) -> tuple[IO[bytes], int]:
-    """The zip (rewound) and how many crops it holds; unreadable images are skipped."""
+    """The zip (rewound) and how many crops it holds; unreadable media are skipped."""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - returned
     count = 0
-    labels = current_labels(tenant).filter(target__startswith="face:", result__media__kind="image")
+    labels = (
+        current_labels(tenant)
+        .exclude(reviewed_label=NOT_A_FACE)
+        .filter(
+            Q(target__startswith="face:", result__media__kind="image")
+            | Q(target__startswith="track:", result__media__kind="video")
+        )
+    )
     images: dict = {}
     with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
         for label in labels:
             media = label.result.media
+            target = target_named(label.result, label.target)
+            if target is None:
+                continue
+            if media.kind == "video":
+                for k, crop in track_crops(media, target):
+                    name = f"{label.reviewed_label}/{label.result_id}_track{target.name[6:]}_{k}"
+                    archive.writestr(f"{name}.jpg", _jpeg(crop))
+                    count += 1
+                continue
             if media.pk not in images:
                 images.clear()  # labels are grouped by time, not media: keep one image open
-                try:
-                    with media.file.open("rb") as handle:
-                        images[media.pk] = Image.open(handle).convert("RGB")
-                except (OSError, ValueError, UnidentifiedImageError):
-                    images[media.pk] = None
+                images[media.pk] = _open_image(media)
             image = images[media.pk]
-            target = target_named(label.result, label.target)
-            if image is None or target is None or target.box is None:
-                continue
-            crop = _crop(image, target.box)
+            crop = _crop(image, target.box) if image is not None and target.box else None
             if crop is None:
                 continue
-            buffer = io.BytesIO()
-            crop.save(buffer, format="JPEG", quality=92)
             name = f"{label.reviewed_label}/{label.result_id}_{target.face_index}.jpg"
-            archive.writestr(name, buffer.getvalue())
+            archive.writestr(name, _jpeg(crop))
             count += 1
     spool.seek(0)
     return spool, count

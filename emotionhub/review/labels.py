@@ -92,7 +92,7 @@ def set_item_label(results: Iterable[AnalysisResult], label: str, reviewer, *, r
     count = 0
     for result in results:
         for target in targets(result):
-            if target.face_index is None and label in target.choices:
+            if not target.is_face and label in target.choices:
                 record(result, target.name, label, reviewer, request=request)
                 count += 1
     return count

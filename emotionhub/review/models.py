@@ -19,12 +19,18 @@ def face_target(index: int) -> str:
     return f"face:{index}"
 
 
+def track_target(track_id: int) -> str:
+    """A face track of a video (``tracks[]`` with this ``track_id``)."""
+    return f"track:{track_id}"
+
+
 class ReviewLabel(models.Model):
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
     result = models.ForeignKey(
         "jobs.AnalysisResult", on_delete=models.CASCADE, related_name="review_labels"
     )
-    # "post" for a whole-item label (text, image sentiment), "face:<i>" for faces[i].
+    # "post" for a whole-item label (text, image sentiment), "face:<i>" for faces[i],
+    # "track:<id>" for a video's face track.
     target = models.CharField(max_length=32)
     model_label = models.CharField(max_length=32, blank=True)
     reviewed_label = models.CharField(max_length=32)

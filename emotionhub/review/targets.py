@@ -1,4 +1,6 @@
-"""What in a result a reviewer can label: each face of an image, or the whole item.
+"""What in a result a reviewer can label: each face of an image, each face track of a
+video, or the whole item. A face or track can also be marked as not a face (a detector
+false positive).
 
 Which results have targets comes from the analyzer contract: analyzers that produce
 ``faces`` have one target per face, those that produce ``sentiment`` one for the item. The
@@ -15,9 +17,12 @@ from typing import Any
 from emotionhub.analyzers.contract import SENTIMENT_LABELS
 from emotionhub.analyzers.registry import analyzers_producing
 from emotionhub.jobs.models import AnalysisResult
-from emotionhub.review.models import POST_TARGET, face_target
+from emotionhub.review.models import POST_TARGET, face_target, track_target
 
 FACE_LABELS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+# What a reviewer picks for a box around something that is no face: it counts against the
+# detector (precision), never as an expression class, and is left out of training crops.
+NOT_A_FACE = "not_a_face"
 
 
 def face_analyzers() -> frozenset[str]:
@@ -36,15 +41,23 @@ def reviewable_analyzers() -> frozenset[str]:
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    name: str  # "post" or "face:<i>"
+    name: str  # "post", "face:<i>" or "track:<id>"
     model_label: str
     choices: tuple[str, ...]
     probabilities: dict[str, float]
     box: tuple[float, float, float, float] | None = None  # x1, y1, x2, y2 in image pixels
+    # Video tracks: seconds seen (first, last) and keyframes ((t, box), ...) to show.
+    span: tuple[float, float] | None = None
+    keyframes: tuple[tuple[float, tuple[float, float, float, float]], ...] = ()
 
     @property
     def face_index(self) -> int | None:
         return int(self.name.split(":", 1)[1]) if self.name.startswith("face:") else None
+
+    @property
+    def is_face(self) -> bool:
+        """A face of an image or a face track of a video (not the whole item)."""
+        return self.name.startswith(("face:", "track:"))
 
 
 def _probabilities(value: Any) -> dict[str, float]:
@@ -66,16 +79,52 @@ def _box(value: Any) -> tuple[float, float, float, float] | None:
     return (x1, y1, x2, y2) if x2 > x1 and y2 > y1 else None
 
 
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if ok else None
+
+
+def _track_target(track: Mapping) -> Target | None:
+    track_id = track.get("track_id")
+    if not isinstance(track_id, int) or isinstance(track_id, bool):
+        return None
+    probabilities = _probabilities(track.get("emotions"))
+    label = track.get("label") if isinstance(track.get("label"), str) else ""
+    first, last = _number(track.get("first_s")), _number(track.get("last_s"))
+    frames = []
+    for frame in track.get("keyframes") or []:
+        if isinstance(frame, Mapping) and _number(frame.get("t")) is not None:
+            box = _box(frame.get("box"))
+            if box is not None:
+                frames.append((_number(frame.get("t")), box))
+    box = _box(track.get("last_box"))
+    if not frames and box is not None and last is not None:  # results from before keyframes
+        frames.append((last, box))
+    return Target(
+        track_target(track_id),
+        label,
+        (*(tuple(probabilities) or FACE_LABELS), NOT_A_FACE),
+        probabilities,
+        box,
+        span=(first, last) if first is not None and last is not None else None,
+        keyframes=tuple(frames),
+    )
+
+
 def targets(result: AnalysisResult) -> list[Target]:
     """Reviewable targets of a result, in payload order; empty for other analyzers."""
     payload = result.payload if isinstance(result.payload, Mapping) else {}
     if result.analyzer in face_analyzers():
         out = []
-        for i, face in enumerate(payload.get("faces") or []):  # images only, not video tracks
+        for track in payload.get("tracks") or []:  # a video
+            target = _track_target(track) if isinstance(track, Mapping) else None
+            if target is not None:
+                out.append(target)
+        for i, face in enumerate(payload.get("faces") or []):  # an image
             if not isinstance(face, Mapping):
                 continue
             probabilities = _probabilities(face.get("emotions"))
-            choices = tuple(probabilities) or FACE_LABELS
+            choices = (*(tuple(probabilities) or FACE_LABELS), NOT_A_FACE)
             label = face.get("label") if isinstance(face.get("label"), str) else ""
             out.append(Target(face_target(i), label, choices, probabilities, _box(face.get("box"))))
         return out
@@ -88,3 +137,20 @@ def targets(result: AnalysisResult) -> list[Target]:
 
 def target_named(result: AnalysisResult, name: str) -> Target | None:
     return next((t for t in targets(result) if t.name == name), None)
+
+
+def context_faces(result: AnalysisResult) -> list[tuple[tuple[float, float, float, float], str]]:
+    """Faces a whole-item result was built from (image_sentiment's faces component): boxes
+    and their expression labels, drawn on the review page for context, not labelled."""
+    payload = result.payload if isinstance(result.payload, Mapping) else {}
+    out = []
+    for component in payload.get("components") or []:
+        if not isinstance(component, Mapping) or component.get("name") != "faces":
+            continue
+        details = component.get("details") if isinstance(component.get("details"), Mapping) else {}
+        for face in details.get("faces") or []:
+            box = _box(face.get("box")) if isinstance(face, Mapping) else None
+            if box is not None:
+                label = face.get("label") if isinstance(face.get("label"), str) else ""
+                out.append((box, label))
+    return out

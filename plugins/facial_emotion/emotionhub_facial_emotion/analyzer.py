@@ -161,6 +161,16 @@ VIDEO_RESULT_SCHEMA = {
                     "label": _label,
                     "confidence": _probability,
                     "last_box": _box,
+                    "keyframes": {
+                        "type": "array",
+                        "maxItems": 8,
+                        "items": {
+                            "type": "object",
+                            "required": ["t", "box"],
+                            "additionalProperties": False,
+                            "properties": {"t": {"type": "number"}, "box": _box},
+                        },
+                    },
                 },
             },
         },

@@ -39,6 +39,10 @@ def test_smiling_face_then_no_face(analyzer, tmp_path):
     (track,) = payload["tracks"]
     assert track["label"] == "happy" and track["frames"] == 6
     assert track["first_s"] == 0.0 and track["last_s"] == 2.5
+    # Keyframes for the review page: spread from the first sighting to the last.
+    times = [frame["t"] for frame in track["keyframes"]]
+    assert len(times) == 4 and times[0] == 0.0 and times[-1] == 2.5 and times == sorted(times)
+    assert all(len(frame["box"]) == 4 for frame in track["keyframes"])
     timeline = payload["timeline"]
     assert [row["second"] for row in timeline] == [0, 1, 2, 3, 4]
     assert [row["face_count"] for row in timeline] == [1, 1, 1, 0, 0]

@@ -12,7 +12,7 @@
     current = (index + targets.length) % targets.length;
     targets.forEach(function (t, i) { t.classList.toggle("selected", i === current); });
     var name = targets[current].dataset.target;
-    document.querySelectorAll(".face-box").forEach(function (g) {
+    document.querySelectorAll(".face-box, .track-lane").forEach(function (g) {
       g.classList.toggle("selected", g.dataset.target === name);
     });
   }
