@@ -63,6 +63,7 @@ EmotionHub is starting on $URL/ (the start page links everything below).
 
   Sign in:   $URL/admin/  $ADMIN_NOTE
   API docs:  $URL/api/v1/docs/      Dashboards: $URL/reporting/
+  Review:    $URL/admin/review/reviewitem/      Real-time demo: $URL/realtime/
   API key:   in $VAR/demo-api-key. Try, from another terminal:
 
   curl -s -H "Authorization: Api-Key \$(cat $VAR/demo-api-key)" \\
