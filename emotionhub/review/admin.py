@@ -12,7 +12,7 @@ import uuid
 
 from django.contrib import admin, messages
 from django.db.models import Exists, F, OuterRef
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -31,8 +31,11 @@ from emotionhub.reporting.face_blur import blur_boxes
 from emotionhub.review import agreement, exports, labels
 from emotionhub.review.models import ReviewItem, ReviewLabel
 from emotionhub.review.targets import (
+    FACE_LABELS,
     SENTIMENT_LABELS,
+    added_targets,
     context_faces,
+    face_analyzers,
     reviewable_analyzers,
     target_named,
     targets,
@@ -243,6 +246,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
             path("export/faces.zip", view(self.export_faces), name="review_export_faces"),
             path("export/text.zip", view(self.export_text), name="review_export_text"),
             path("agreement/", view(self.agreement_view), name="review_agreement"),
+            path("<path:object_id>/add-face/", view(self.add_face_view), name="review_add_face"),
             path(
                 "<path:object_id>/keyframe/<str:target>/<int:number>.jpg",
                 view(self.keyframe_view),
@@ -303,8 +307,27 @@ class ReviewItemAdmin(admin.ModelAdmin):
             "title": "Agreement with reviewers",
             "opts": self.model._meta,
             "reports": agreement.agreement(export_tenant(request.user)),
+            "detection": agreement.detection(export_tenant(request.user)),
         }
         return TemplateResponse(request, "admin/review/agreement.html", context)
+
+    def add_face_view(self, request, object_id):
+        """POST x1, y1, x2, y2 (image pixels) and label: a face the detector missed."""
+        item = self.get_object(request, object_id)
+        if item is None or not self.has_change_permission(request, item):
+            raise Http404
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        box = [request.POST.get(k, "") for k in ("x1", "y1", "x2", "y2")]
+        try:
+            labels.add_missed_face(
+                item, box, request.POST.get("label", ""), request.user, request=request
+            )
+        except labels.ReviewError as exc:
+            self.message_user(request, f"{exc.code}: {exc.message}", messages.ERROR)
+        else:
+            self.message_user(request, "Face added.", messages.SUCCESS)
+        return redirect(reverse("admin:review_reviewitem_change", args=[item.pk]))
 
     def keyframe_view(self, request, object_id, target, number):
         """A video face track's keyframe: the face (with a margin) cut from the frame."""
@@ -349,7 +372,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
 
     def _save_review(self, request, item):
         saved, errors = 0, []
-        for target in targets(item):
+        for target in targets(item) + added_targets(item):
             label = request.POST.get(f"label-{target.name}", "")
             if not label:
                 continue
@@ -383,7 +406,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
         video = payload.get("video") if isinstance(payload.get("video"), dict) else None
         duration = (video or {}).get("duration_s") or 0
         rows = []
-        for number, target in enumerate(targets(item), start=1):
+        for number, target in enumerate(targets(item) + added_targets(item), start=1):
             probabilities = sorted(target.probabilities.items(), key=lambda kv: -kv[1])
             review = current.get(target.name)
             rows.append(
@@ -436,6 +459,13 @@ class ReviewItemAdmin(admin.ModelAdmin):
                 else None
             ),
             "sentiment_labels": SENTIMENT_LABELS,
+            "can_add_faces": (
+                item.analyzer in face_analyzers()
+                and item.media.kind == "image"
+                and self.has_change_permission(request, item)
+            ),
+            "face_labels": FACE_LABELS,
+            "add_face_url": reverse("admin:review_add_face", args=[item.pk]),
             "can_change": self.has_change_permission(request, item),
         }
 

@@ -2,7 +2,8 @@
 
 * faces: a zip of ``<class>/<result>_<face>.jpg`` crops cut from the stored image with the
   face's box, and ``<class>/<result>_track<id>_<k>.jpg`` crops of a video face track's
-  keyframes, the layout ``python -m ml.evaluate fer --data`` and training read (boxes
+  keyframes, and ``<class>/<result>_added<n>.jpg`` for faces the detector missed and a
+  reviewer drew: the layout ``python -m ml.evaluate fer --data`` and training read (boxes
   marked "not a face" are left out: they are no expression class);
 * text: a zip of ``text.txt`` (one text per line) and ``labels.txt`` (0 negative, 1 neutral,
   2 positive), for ``python -m ml.evaluate tweet-sentiment --text … --labels …``;
@@ -24,7 +25,7 @@ from django.db.models import Q
 from PIL import Image, UnidentifiedImageError
 
 from emotionhub.accounts.models import Tenant
-from emotionhub.review.models import POST_TARGET, ReviewLabel
+from emotionhub.review.models import ADDED_PREFIX, POST_TARGET, ReviewLabel
 from emotionhub.review.targets import NOT_A_FACE, SENTIMENT_LABELS, Target, target_named
 
 TEXT_LABEL_IDS = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
@@ -133,6 +134,7 @@ def write_faces_zip(tenant: Tenant | None) -> tuple[IO[bytes], int]:
         .exclude(reviewed_label=NOT_A_FACE)
         .filter(
             Q(target__startswith="face:", result__media__kind="image")
+            | Q(target__startswith=ADDED_PREFIX, result__media__kind="image")
             | Q(target__startswith="track:", result__media__kind="video")
         )
     )
@@ -156,7 +158,10 @@ def write_faces_zip(tenant: Tenant | None) -> tuple[IO[bytes], int]:
             crop = _crop(image, target.box) if image is not None and target.box else None
             if crop is None:
                 continue
-            name = f"{label.reviewed_label}/{label.result_id}_{target.face_index}.jpg"
+            suffix = target.face_index if target.face_index is not None else target.name[6:]
+            if target.name.startswith(ADDED_PREFIX):
+                suffix = f"added{target.name[len(ADDED_PREFIX) :]}"
+            name = f"{label.reviewed_label}/{label.result_id}_{suffix}.jpg"
             archive.writestr(name, _jpeg(crop))
             count += 1
     spool.seek(0)

@@ -24,19 +24,29 @@ def track_target(track_id: int) -> str:
     return f"track:{track_id}"
 
 
+ADDED_PREFIX = "added:"
+
+
+def added_target(number: int) -> str:
+    """A face the detector missed, drawn by a reviewer (its box is on the label row)."""
+    return f"{ADDED_PREFIX}{number}"
+
+
 class ReviewLabel(models.Model):
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
     result = models.ForeignKey(
         "jobs.AnalysisResult", on_delete=models.CASCADE, related_name="review_labels"
     )
     # "post" for a whole-item label (text, image sentiment), "face:<i>" for faces[i],
-    # "track:<id>" for a video's face track.
+    # "track:<id>" for a video's face track, "added:<n>" for a face the detector missed.
     target = models.CharField(max_length=32)
     model_label = models.CharField(max_length=32, blank=True)
     reviewed_label = models.CharField(max_length=32)
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    # A face a reviewer drew (added:<n>): x1, y1, x2, y2 in the stored image's pixels.
+    box = models.JSONField(null=True, blank=True)
     reviewed_at = models.DateTimeField(auto_now_add=True)
     current = models.BooleanField(default=True)
 

@@ -17,7 +17,13 @@ from typing import Any
 from emotionhub.analyzers.contract import SENTIMENT_LABELS
 from emotionhub.analyzers.registry import analyzers_producing
 from emotionhub.jobs.models import AnalysisResult
-from emotionhub.review.models import POST_TARGET, face_target, track_target
+from emotionhub.review.models import (
+    ADDED_PREFIX,
+    POST_TARGET,
+    ReviewLabel,
+    face_target,
+    track_target,
+)
 
 FACE_LABELS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 # What a reviewer picks for a box around something that is no face: it counts against the
@@ -56,8 +62,8 @@ class Target:
 
     @property
     def is_face(self) -> bool:
-        """A face of an image or a face track of a video (not the whole item)."""
-        return self.name.startswith(("face:", "track:"))
+        """A face of an image, a face track of a video or a face a reviewer added."""
+        return self.name.startswith(("face:", "track:", ADDED_PREFIX))
 
 
 def _probabilities(value: Any) -> dict[str, float]:
@@ -135,8 +141,24 @@ def targets(result: AnalysisResult) -> list[Target]:
     return []
 
 
+def added_targets(result: AnalysisResult) -> list[Target]:
+    """Faces reviewers drew on an image because the detector missed them; the model said
+    nothing about them, so their model label is empty."""
+    if result.analyzer not in face_analyzers() or result.media.kind != "image":
+        return []
+    rows = ReviewLabel.objects.filter(
+        result=result, current=True, target__startswith=ADDED_PREFIX
+    ).order_by("id")
+    return [
+        Target(row.target, "", (*FACE_LABELS, NOT_A_FACE), {}, _box(row.box))
+        for row in rows
+        if _box(row.box) is not None
+    ]
+
+
 def target_named(result: AnalysisResult, name: str) -> Target | None:
-    return next((t for t in targets(result) if t.name == name), None)
+    found = targets(result) + (added_targets(result) if name.startswith(ADDED_PREFIX) else [])
+    return next((t for t in found if t.name == name), None)
 
 
 def context_faces(result: AnalysisResult) -> list[tuple[tuple[float, float, float, float], str]]:

@@ -34,6 +34,7 @@
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     var tag = (event.target.tagName || "").toLowerCase();
     if (tag === "textarea" || (tag === "input" && event.target.type === "text")) return;
+    if (event.target.closest && event.target.closest("#add-face")) return;  // add_face.js
     var key = event.key;
     if (/^[1-9]$/.test(key) && targets.length) {
       var inputs = targets[current].querySelectorAll("input[type=radio]");
