@@ -7,6 +7,7 @@ from collections import Counter
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from emotionhub.apibase.jsonparsing import DepthLimitedJSONField
 from emotionhub.jobs.models import (
     ACTIVE_STATUSES,
     AnalysisJob,
@@ -227,7 +228,7 @@ class SubmissionCreateSerializer(serializers.Serializer):
         allow_empty=True,
         help_text="Analyzer names; default: every enabled analyzer that accepts each item.",
     )
-    analyzer_settings = serializers.JSONField(
+    analyzer_settings = DepthLimitedJSONField(
         required=False,
         default=dict,
         help_text='Per-analyzer options, e.g. {"facial_emotion": {"detector": "haar"}}.',

@@ -8,7 +8,7 @@ from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -16,6 +16,7 @@ from emotionhub.accounts.principal import principal_for
 from emotionhub.analyzers import model_cards, registry
 from emotionhub.api import filters, serializers
 from emotionhub.apibase.errors import ApiError, reject_unknown_fields
+from emotionhub.apibase.jsonparsing import DepthLimitedJSONParser
 from emotionhub.apibase.viewsets import TenantScopedMixin
 from emotionhub.jobs import lifecycle
 from emotionhub.jobs.models import AnalysisJob, AnalysisResult, Submission
@@ -56,7 +57,7 @@ class SubmissionViewSet(
     serializer_class = serializers.SubmissionSerializer
     filterset_class = filters.SubmissionFilter
     ordering_fields = ["created_at", "finished_at"]
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, DepthLimitedJSONParser]
 
     def get_queryset(self):
         return self.tenant_queryset(_submission_queryset())

@@ -1,5 +1,6 @@
 """The bottom layer: what every app needs and nothing app-specific.
 
 Modules here import Django at most (settings), never an app of ours, DRF or Celery: domain
-errors (:mod:`.errors`) and the one safe outbound HTTP client (:mod:`.http`).
+errors (:mod:`.errors`), the one safe outbound HTTP client (:mod:`.http`), public-address
+rules (:mod:`.addresses`) and depth-limited JSON parsing (:mod:`.jsonlimits`).
 """

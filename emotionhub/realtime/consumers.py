@@ -44,6 +44,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from emotionhub.accounts.authentication import api_key_for_header
 from emotionhub.accounts.principal import Principal
 from emotionhub.audit import Action, record
+from emotionhub.core import jsonlimits
 from emotionhub.core.errors import DomainError
 from emotionhub.jobs.models import Consent
 from emotionhub.limits import quota
@@ -355,7 +356,7 @@ def _purpose_refusal(tenant_id, plan):
 def _json_frame(text: str | None) -> tuple[int, bytes]:
     """``{"seq": n, "image": "<base64 | data: URL>"}`` -> (seq, bytes)."""
     try:
-        message = json.loads(text or "")
+        message = jsonlimits.loads(text or "")
     except json.JSONDecodeError:
         message = None
     if not isinstance(message, dict):

@@ -20,6 +20,7 @@ from emotionhub.accounts.models import Scope
 from emotionhub.accounts.principal import Principal
 from emotionhub.accounts.purpose import check_face_emotion_allowed
 from emotionhub.analyzers import registry
+from emotionhub.core import jsonlimits
 from emotionhub.core.errors import DomainError
 from emotionhub.jobs.models import Consent
 from emotionhub.jobs.submissions import check_analyzer_options
@@ -51,7 +52,7 @@ def parse_settings(value) -> dict:
         return {}
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = jsonlimits.loads(value)
         except json.JSONDecodeError as exc:
             raise DomainError(
                 "invalid_analyzer_settings",

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from emotionhub.accounts.access import membership_tenant
 from emotionhub.accounts.principal import principal_for
 from emotionhub.apibase.errors import ApiError, reject_unknown_fields
+from emotionhub.apibase.jsonparsing import DepthLimitedJSONField
 from emotionhub.audit import Action, record
 from emotionhub.jobs.models import Consent
 from emotionhub.limits import quota
@@ -42,7 +43,7 @@ class AnalyzeRequestSerializer(serializers.Serializer):
         required=False,
         help_text="Comma list of real-time analyzers (default facial_emotion).",
     )
-    analyzer_settings = serializers.JSONField(
+    analyzer_settings = DepthLimitedJSONField(
         required=False, help_text="JSON object of settings per analyzer."
     )
     consent = serializers.ChoiceField(choices=Consent.choices, required=False)

@@ -121,6 +121,12 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON bodies nested deeper than 64 levels are a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "emotionhub.apibase.jsonparsing.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "emotionhub.apibase.errors.exception_handler",
     # Requests per minute per API key (emotionhub/limits/throttling.py, in CACHES).
     "DEFAULT_THROTTLE_CLASSES": ["emotionhub.limits.throttling.ApiKeyRateThrottle"],

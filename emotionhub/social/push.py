@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from emotionhub.core import jsonlimits
 from emotionhub.core.errors import DomainError
 from emotionhub.core.http import SafeClient
 from emotionhub.social.connectors.base import IncomingPost, parse_datetime
@@ -86,9 +86,11 @@ def verify(source: Source, headers: Mapping[str, str], body: bytes) -> str:
 def parse_posts(body: bytes) -> list[IncomingPost]:
     """The pushed posts; raises 400 with the first problem found."""
     try:
-        data = json.loads(body)
+        data = jsonlimits.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise DomainError("invalid_json", "The body is not valid JSON.", status=400) from None
+        raise DomainError(
+            "invalid_json", "The body is not valid JSON (or nests too deep).", status=400
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("posts"), list):
         raise DomainError("invalid_push", 'The body must be {"posts": [...]}.', status=400)
     posts = data["posts"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any, ClassVar
 
+from emotionhub.core import jsonlimits
 from emotionhub.core.http import Fetched, FetchError, SafeClient, raise_for_status
 
 
@@ -214,7 +214,7 @@ def get_json(
     fetched = client.get(url, params=params, headers={"Accept": "application/json"})
     raise_for_status(fetched)
     try:
-        return json.loads(fetched.body), fetched
+        return jsonlimits.loads(fetched.body), fetched
     except (ValueError, UnicodeDecodeError):
         raise MalformedPayload(
             f"{url[:200]} did not answer with JSON", http_status=fetched.status
