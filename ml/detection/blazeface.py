@@ -9,7 +9,8 @@ forward passes rather than a pyramid per image:
   image's longer side.
 * ``close``: the image letterboxed into the short-range model's 128x128 input. That model is
   trained on faces filling a selfie frame and finds faces up to the whole frame, which the
-  full-range model scores poorly past ~80%: close-ups, passport photos, face crops.
+  full-range model scores poorly past ~80%: close-ups, passport photos, face crops. Only
+  images where the full-range views found no face, or one over half the frame, take it.
 * ``tiles``: when the whole view cannot reach ``min_face_size`` (images longer than
   ``16 * min_face_size`` pixels), overlapping square tiles of ``12 * min_face_size`` pixels
   go through the full-range model too; tiles overlap by the smallest face the whole view
@@ -44,6 +45,9 @@ FULL_RANGE_MIN_FACE = 12
 #: Face size (input pixels) a tile is sized to give a face of ``min_face_size`` (scores
 #: 0.85+ on real faces), so faces near the limit are not left to chance.
 TILE_FACE = 16
+#: A face at least this fraction of the image's longer side sends the image through the
+#: short-range model too (the full-range model's scores fall off past ~0.65).
+CLOSE_UP_FRACTION = 0.5
 #: Views per forward pass: large enough to amortise per-layer overhead on the CPU, small
 #: enough that the 96x96x32 activations of a chunk stay around 100 MB.
 VIEWS_PER_PASS = {"cpu": 32, "cuda": 256}
@@ -102,32 +106,64 @@ class BlazeFaceDetector:
             self._anchors[model] = torch.from_numpy(anchors(model)).to(self.device)
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        """Faces in each image (``(H, W, 3)`` uint8 RGB), best score first."""
+        """Faces in each image (``(H, W, 3)`` uint8 RGB), best score first.
+
+        First the full-range views of every image, batched; then the close-up view of the
+        images that need it, batched too.
+        """
         rgbs = [as_rgb_uint8(image) for image in images]
-        views: dict[str, list[View]] = {model: [] for model in self._nets}
-        inputs: dict[str, list[np.ndarray]] = {model: [] for model in self._nets}
-        for index, rgb in enumerate(rgbs):
-            for model, x0, y0, side in self._regions(rgb.shape[0], rgb.shape[1]):
-                size = self._nets[model].input_size
-                pixels, view = render(rgb, index, model, x0, y0, side, size)
-                views[model].append(view)
-                inputs[model].append(pixels)
-        found: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in rgbs]
-        for model, model_views in views.items():
-            for view, detections in zip(model_views, self._run(model, inputs[model]), strict=True):
-                found[view.image].append(_to_image(detections, view))
+        found: list[list[tuple[np.ndarray, ...]]] = [[] for _ in rgbs]
+        requests = [
+            (index, "full_range", region)
+            for index, rgb in enumerate(rgbs)
+            for region in self._regions(rgb.shape[0], rgb.shape[1])
+        ]
+        self._detect_views(rgbs, requests, found)
+        if self.close_up:
+            requests = [
+                (index, "short_range", self._regions(rgb.shape[0], rgb.shape[1])[0])
+                for index, rgb in enumerate(rgbs)
+                if self._needs_close_up(found[index], max(rgb.shape[:2]))
+            ]
+            self._detect_views(rgbs, requests, found)
         return [self._faces(parts, rgb.shape) for parts, rgb in zip(found, rgbs, strict=True)]
+
+    def _needs_close_up(self, parts: list[tuple[np.ndarray, ...]], side: int) -> bool:
+        """Whether the short-range model should look too: the full-range model found no
+        face, or one over :data:`CLOSE_UP_FRACTION` of the frame, where it is unreliable.
+        Images whose faces are all smaller skip it (a third of the network time)."""
+        boxes = [box for part in parts for box in part[0]]
+        if not boxes:
+            return True
+        largest = max(max(b[2] - b[0], b[3] - b[1]) for b in boxes)
+        return largest >= CLOSE_UP_FRACTION * side
+
+    def _detect_views(
+        self,
+        rgbs: list[np.ndarray],
+        requests: list[tuple[int, str, tuple[float, float, float]]],
+        found: list[list[tuple[np.ndarray, ...]]],
+    ) -> None:
+        """Render, run and map back ``(image, model, (x0, y0, side))`` views, in batches."""
+        if not requests:
+            return
+        model = requests[0][1]
+        size = self._nets[model].input_size
+        rendered = [
+            render(rgbs[index], index, model, *region, size) for index, _, region in requests
+        ]
+        outputs = self._run(model, [pixels for pixels, _ in rendered])
+        for (_, view), detections in zip(rendered, outputs, strict=True):
+            found[view.image].append(_to_image(detections, view))
 
     def detect_one(self, image: np.ndarray) -> list[Face]:
         return self.detect([image])[0]
 
-    def _regions(self, height: int, width: int) -> list[tuple[str, float, float, float]]:
-        """``(model, x0, y0, side)`` of each view of a ``height`` x ``width`` image."""
+    def _regions(self, height: int, width: int) -> list[tuple[float, float, float]]:
+        """``(x0, y0, side)`` of the full-range views of a ``height`` x ``width`` image: the
+        letterboxed whole image first, then the tiles if any."""
         side = float(max(height, width))
-        x0, y0 = (width - side) / 2, (height - side) / 2
-        regions = [("full_range", x0, y0, side)]
-        if self.close_up:
-            regions.append(("short_range", x0, y0, side))
+        regions = [((width - side) / 2, (height - side) / 2, side)]
         size = self._nets["full_range"].input_size
         smallest = FULL_RANGE_MIN_FACE * side / size
         wanted = float(self.min_face_size)
@@ -139,7 +175,7 @@ class BlazeFaceDetector:
             xs = _starts(width, tile, overlap)
             ys = _starts(height, tile, overlap)
             if len(xs) * len(ys) <= self.max_tiles:
-                regions += [("full_range", x, y, tile) for y in ys for x in xs]
+                regions += [(x, y, tile) for y in ys for x in xs]
         return regions
 
     def _run(self, model: str, inputs: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:

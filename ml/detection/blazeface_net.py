@@ -42,7 +42,7 @@ class BlazeFaceNet(nn.Module):
     def __init__(self, plan: dict[str, Any]) -> None:
         super().__init__()
         self.input_size = int(plan["input_size"])
-        self.nodes: list[dict[str, Any]] = plan["nodes"]
+        self.nodes: list[dict[str, Any]] = [dict(node) for node in plan["nodes"]]
         self.input_id: int = plan["input"]
         self.output_ids: list[int] = plan["outputs"]
         self.convs = nn.ModuleDict()
@@ -57,25 +57,78 @@ class BlazeFaceNet(nn.Module):
                     groups=node["groups"],
                     bias=True,
                 )
-        # After its last reader a tensor is dropped, so activations do not pile up.
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """Which adds may write into an operand, and after which node each tensor is dropped
+        (so activations do not pile up)."""
         last_use: dict[int, int] = {}
         for position, node in enumerate(self.nodes):
             for tensor in node["in"]:
                 last_use[tensor] = position
         keep = set(self.output_ids)
         for position, node in enumerate(self.nodes):
-            left = node["in"][0]
+            target = node["in"][-1] if node.get("narrow") else node["in"][0]
             node["inplace"] = (
                 node["op"] == "add"
-                and last_use[left] == position
-                and left not in keep
-                and left != self.input_id
-                and node["in"].count(left) == 1
+                and last_use[target] == position
+                and target not in keep
+                and target != self.input_id
+                and node["in"].count(target) == 1
             )
         self._free_after = [
             [t for t in node["in"] if last_use[t] == position and t not in keep]
             for position, node in enumerate(self.nodes)
         ]
+
+    @torch.no_grad()
+    def fuse(self) -> BlazeFaceNet:
+        """Rewrite two TFLite idioms that cost copies in PyTorch, keeping the same outputs:
+
+        * ``SAME`` padding of stride-2 convs puts the odd pixel after (TFLite), which needs an
+          ``F.pad`` copy of the input; a kernel one larger, zero in its first row and column,
+          with symmetric padding one larger computes the same sums without the copy.
+        * A residual whose narrower branch is zero-padded in channels (``channel_pad`` then
+          ``add``) becomes an in-place add into the first channels of the wider operand.
+        Call after loading the weights (``load_blazeface`` does).
+        """
+        for node in self.nodes:
+            pad = node["op"] == "conv" and node["pad"]
+            if pad and pad[1] == pad[0] + 1 and pad[3] == pad[2] + 1:
+                old = self.convs[node["param"]]
+                kernel = [k + 1 for k in old.kernel_size]
+                new = nn.Conv2d(
+                    old.in_channels,
+                    old.out_channels,
+                    kernel,
+                    stride=old.stride,
+                    padding=(pad[2] + 1, pad[0] + 1),
+                    groups=old.groups,
+                    bias=True,
+                ).to(old.weight.device, old.weight.dtype)
+                new.weight.copy_(F.pad(old.weight, (1, 0, 1, 0)))
+                new.bias.copy_(old.bias)
+                self.convs[node["param"]] = new
+                node.update(kernel=kernel, pad=None, symmetric_pad=[pad[2] + 1, pad[0] + 1])
+        readers: dict[int, list[dict[str, Any]]] = {}
+        for node in self.nodes:
+            for tensor in node["in"]:
+                readers.setdefault(tensor, []).append(node)
+        fused = []
+        for node in self.nodes:
+            users = readers.get(node["out"], [])
+            if node["op"] != "channel_pad" or node["channels"][0] != 0 or len(users) != 1:
+                continue
+            (add,) = users
+            if add["op"] != "add" or add["in"].count(node["out"]) != 1:
+                continue
+            other = next(t for t in add["in"] if t != node["out"])
+            add["in"] = [node["in"][0], other]  # narrow first, the wide operand last
+            add["narrow"] = True
+            fused.append(node)
+        self.nodes = [node for node in self.nodes if not any(node is f for f in fused)]
+        self._schedule()
+        return self
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         values = {self.input_id: x}
@@ -103,8 +156,12 @@ class BlazeFaceNet(nn.Module):
                 x = conv(x)
             return x.relu_() if node["relu"] else x
         if op == "add":
-            # In place when the left operand has no other reader: saves an allocation.
-            x = args[0].add_(args[1]) if node.get("inplace") else args[0] + args[1]
+            if node.get("narrow"):  # a channel-padded residual: add into the first channels
+                narrow, wide = args
+                x = wide if node["inplace"] else wide.clone()
+                x[:, : narrow.shape[1]] += narrow
+            else:  # in place when the left operand has no other reader: saves an allocation
+                x = args[0].add_(args[1]) if node["inplace"] else args[0] + args[1]
             return x.relu_() if node["relu"] else x
         if op == "relu":
             return F.relu(args[0])
@@ -163,4 +220,4 @@ def load_blazeface(
     net = BlazeFaceNet(checkpoint["plan"])
     state = {k: v.float() for k, v in checkpoint["state_dict"].items()}
     net.load_state_dict(state)
-    return net.eval().to(device)
+    return net.fuse().eval().to(device)
