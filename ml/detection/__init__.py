@@ -4,7 +4,8 @@
 48x48 grayscale crops. The detectors and ``align_face`` are imported lazily: loading images
 needs only numpy and Pillow, BlazeFace needs torch and OpenCV, MTCNN torch + facenet-pytorch,
 Haar and alignment OpenCV, and a process should not pay for (or require) the back ends it
-does not use. MTCNN is the default.
+does not use. BlazeFace is the default: it won the detection benchmark
+(``ml/weights/BLAZEFACE.md``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ _LAZY = {
 #: Detector names accepted by :func:`make_detector`.
 DETECTORS = ("blazeface", "mtcnn", "haar")
 #: What :func:`make_detector` builds without a name.
-DEFAULT_DETECTOR = "mtcnn"
+DEFAULT_DETECTOR = "blazeface"
 
 
 def __getattr__(name: str) -> Any:

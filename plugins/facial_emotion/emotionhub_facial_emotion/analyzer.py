@@ -30,7 +30,7 @@ from emotionhub_facial_emotion.classifiers import (
 DETECTORS = ("blazeface", "mtcnn", "haar")
 #: The detector that won the detection benchmark (ml/detection/BENCHMARK.md); the same
 #: name as ``ml.detection.DEFAULT_DETECTOR``, kept literal so this module imports no ML code.
-DEFAULT_DETECTOR = "mtcnn"
+DEFAULT_DETECTOR = "blazeface"
 #: A face score means something different per detector: MTCNN's O-Net probability needs 0.9
 #: to drop its false positives on textures, BlazeFace's is calibrated around MediaPipe's 0.5
 #: (true faces here score 0.6-0.97), Haar reports 1.0 for every face.

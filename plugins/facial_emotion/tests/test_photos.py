@@ -32,7 +32,8 @@ def test_each_portrait_has_one_face_and_the_broad_smile_is_happy(analyzer, model
         payload = outcome.result.payload
         assert payload["face_count"] == 1, photo.name
         (face,) = payload["faces"]
-        assert face["score"] > 0.95
+        assert face["score"] > 0.8  # BlazeFace (default): 0.84-0.95 on these portraits
+        assert len(face["landmarks"]) == 6
         assert sum(face["emotions"].values()) == pytest.approx(1.0, abs=1e-3)
         assert face["confidence"] == max(face["emotions"].values())
         assert face["uncertain"] == (face["confidence"] < 0.5)

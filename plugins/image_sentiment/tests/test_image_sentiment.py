@@ -88,7 +88,8 @@ def test_smiling_portrait_alone_is_positive_from_the_face(analyzer):
     (faces,) = payload["components"]
     assert faces["name"] == "faces" and faces["score"] > 0.5
     (face,) = faces["details"]["faces"]
-    assert face["label"] == "happy" and face["reliability"] > 0.8
+    # reliability = detection score x confidence: BlazeFace (the default) scores it 0.95
+    assert face["label"] == "happy" and face["reliability"] > 0.7
     assert payload["ocr"]["status"] == "no_text"
 
 
