@@ -128,7 +128,7 @@ class Server:
                 "--port",
                 str(self.port),
                 "--ws",
-                "websockets",
+                "websockets-sansio",
                 "--lifespan",
                 "off",
                 "--no-access-log",
@@ -165,7 +165,7 @@ class Server:
 def bench_http(url: str, key: str, frame: bytes, count: int) -> dict:
     session = requests.Session()
     session.headers.update({"Authorization": f"Api-Key {key}", "Content-Type": "image/jpeg"})
-    latencies, inference, faces = [], [], set()
+    latencies, inference, server_total, faces = [], [], [], set()
     for index in range(count + 3):
         started = time.perf_counter()
         response = session.post(f"{url}/api/v1/analyze", data=frame, timeout=60)
@@ -176,6 +176,7 @@ def bench_http(url: str, key: str, frame: bytes, count: int) -> dict:
         body = response.json()
         latencies.append(elapsed)
         inference.append(body["inference_ms"])
+        server_total.append(body["total_ms"])
         faces.add(body["results"][0]["payload"]["face_count"])
     return {
         "frames": count,
@@ -183,6 +184,7 @@ def bench_http(url: str, key: str, frame: bytes, count: int) -> dict:
         "p95_ms": percentile(latencies, 95),
         "p99_ms": percentile(latencies, 99),
         "server_inference_p50_ms": percentile(inference, 50),
+        "server_total_p50_ms": percentile(server_total, 50),
         "faces_per_frame": sorted(faces),
     }
 
@@ -193,6 +195,7 @@ async def one_stream(url: str, key: str, frame: bytes, fps: float, seconds: floa
 
     sent_at: list[float] = []
     latencies: list[float] = []
+    server_latencies: list[float] = []
     batch_sizes: collections.Counter[int] = collections.Counter()
     stats = {"answers": 0, "errors": 0, "dropped": 0, "last_seq": 0}
     ws_url = url.replace("http://", "ws://") + "/api/v1/stream"
@@ -210,6 +213,7 @@ async def one_stream(url: str, key: str, frame: bytes, fps: float, seconds: floa
                     continue
                 seq = message["seq"]
                 latencies.append((time.perf_counter() - sent_at[seq - 1]) * 1000)
+                server_latencies.append(message["latency_ms"])
                 batch_sizes[message["batch_size"]] += 1
                 stats["answers"] += 1
                 stats["dropped"] += message["dropped"]
@@ -236,6 +240,7 @@ async def one_stream(url: str, key: str, frame: bytes, fps: float, seconds: floa
         "errors": stats["errors"],
         "delivered_fps": round(stats["answers"] / seconds, 2),
         "latencies": latencies,
+        "server_latencies": server_latencies,
         "batch_sizes": batch_sizes,
     }
 
@@ -243,6 +248,7 @@ async def one_stream(url: str, key: str, frame: bytes, fps: float, seconds: floa
 async def bench_streams(url: str, key: str, frame: bytes, n: int, fps: float, seconds: float):
     runs = await asyncio.gather(*(one_stream(url, key, frame, fps, seconds) for _ in range(n)))
     latencies = [value for run in runs for value in run["latencies"]]
+    server = [value for run in runs for value in run["server_latencies"]]
     answers_by_size: collections.Counter[int] = collections.Counter()
     for run in runs:
         answers_by_size.update(run["batch_sizes"])
@@ -255,6 +261,7 @@ async def bench_streams(url: str, key: str, frame: bytes, n: int, fps: float, se
         "delivered_fps_per_stream": [run["delivered_fps"] for run in runs],
         "p50_ms": percentile(latencies, 50),
         "p95_ms": percentile(latencies, 95),
+        "server_p95_ms": percentile(server, 95),
         "sent": sum(run["sent"] for run in runs),
         "answered": sum(run["answered"] for run in runs),
         "dropped": sum(run["dropped"] for run in runs),
@@ -329,7 +336,8 @@ def main() -> None:
         print(
             f"(a) POST /analyze, {args.http_frames} sequential 640x480 frames: p50 "
             f"{http['p50_ms']} ms, p95 {http['p95_ms']} ms, p99 {http['p99_ms']} ms "
-            f"(server inference p50 {http['server_inference_p50_ms']} ms)"
+            f"(server: inference p50 {http['server_inference_p50_ms']} ms, total p50 "
+            f"{http['server_total_p50_ms']} ms)"
         )
         stream_runs = []
         for n in streams:
@@ -338,8 +346,9 @@ def main() -> None:
             print(
                 f"(b) {n} stream(s) at {args.fps:g} fps for {args.seconds:g} s: delivered fps "
                 f"per stream {run['delivered_fps_per_stream']}, p50 {run['p50_ms']} ms, p95 "
-                f"{run['p95_ms']} ms, dropped {run['dropped']}/{run['sent']}, unanswered "
-                f"{run['unanswered']}, errors {run['errors']}, batches {run['batches_by_size']}"
+                f"{run['p95_ms']} ms (server-side p95 {run['server_p95_ms']} ms), dropped "
+                f"{run['dropped']}/{run['sent']}, unanswered {run['unanswered']}, errors "
+                f"{run['errors']}, batches {run['batches_by_size']}"
             )
     finally:
         server.stop()

@@ -32,20 +32,24 @@ def _allowed_origins() -> list[str]:
     return hosts
 
 
-def _http_app():
-    if settings.DEBUG:
+def build_application(*, serve_static: bool) -> ProtocolTypeRouter:
+    """The ASGI app; ``serve_static`` serves STATIC_URL itself (quick start, browser tests)."""
+    http = django_asgi
+    if serve_static:
         from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-        return ASGIStaticFilesHandler(django_asgi)
-    return django_asgi
+        http = ASGIStaticFilesHandler(django_asgi)
+    return ProtocolTypeRouter(
+        {
+            "http": http,
+            "websocket": BrowserOriginValidator(
+                URLRouter(websocket_urlpatterns), _allowed_origins()
+            ),
+        }
+    )
 
 
-application = ProtocolTypeRouter(
-    {
-        "http": _http_app(),
-        "websocket": BrowserOriginValidator(URLRouter(websocket_urlpatterns), _allowed_origins()),
-    }
-)
+application = build_application(serve_static=settings.DEBUG)
 
 if settings.EMOTIONHUB_REALTIME_PRELOAD:
     from emotionhub.realtime.engine import preload

@@ -76,7 +76,9 @@ def test_realtime_services_serve_the_asgi_app_with_uvicorn(compose):
     services = yaml.safe_load(compose("--profile", "gpu", "config"))["services"]
     for name in ("realtime", "realtime-gpu"):
         command = json.dumps(services[name]["command"])
-        assert "uvicorn emotionhub.asgi:application" in command and "--ws websockets" in command
+        assert (
+            "uvicorn emotionhub.asgi:application" in command and "--ws websockets-sansio" in command
+        )
         assert services[name]["environment"]["EMOTIONHUB_REALTIME_PRELOAD"] == "true"
         assert services[name]["environment"]["REDIS_URL"].startswith("redis://")  # the layer
     (device,) = services["realtime-gpu"]["deploy"]["resources"]["reservations"]["devices"]

@@ -66,6 +66,16 @@ def consume(key: ApiKey | None, count: int) -> None:
         _refuse(key, quota, count)
 
 
+def release(key: ApiKey | None, count: int, day: dt.date) -> None:
+    """Give back ``count`` items consumed on ``day`` but not used (a live stream's unused
+    reservation when it closes)."""
+    if key is None or count <= 0:
+        return
+    DailyItemUsage.objects.filter(api_key=key, day=day, items__gte=count).update(
+        items=F("items") - count
+    )
+
+
 def _refuse(key: ApiKey, quota: int, count: int) -> None:
     now = timezone.now()
     reset = next_reset(now)

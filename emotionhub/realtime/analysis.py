@@ -10,7 +10,7 @@ from emotionhub.analyzers import registry
 from emotionhub.analyzers.contract import Frame
 from emotionhub.core.errors import DomainError
 from emotionhub.realtime import engine
-from emotionhub.realtime.frames import DecodedFrame
+from emotionhub.realtime.frames import DecodedFrame, decode_frame
 from emotionhub.realtime.policy import RealtimePlan
 
 #: Seconds a caller waits for its frame before answering ``analysis_timeout``.
@@ -24,10 +24,26 @@ def submit(
     ``source`` names the stream, so the batcher can wait for its peers' frames."""
     return [
         engine.batcher(name).submit(
-            Frame(frame_id, decoded.image, plan.analyzer_settings.get(name, {})), source
+            Frame(frame_id, decoded.image, plan.analyzer_settings.get(name, {})),
+            source or frame_id,
         )
         for name in plan.analyzers
     ]
+
+
+def submit_encoded(plan: RealtimePlan, data: bytes, frame_id: str, source: str) -> list[Future]:
+    """Put a stream's encoded frame in its slot on every analyzer's batcher; it is decoded
+    (and refused with the upload codes) only if the batcher takes it before a newer one."""
+
+    def loader(name: str):
+        def load() -> tuple[Frame, float]:
+            decoded = decode_frame(data, field="frame")
+            frame = Frame(frame_id, decoded.image, plan.analyzer_settings.get(name, {}))
+            return frame, decoded.decode_ms
+
+        return load
+
+    return [engine.batcher(name).submit(loader(name), source) for name in plan.analyzers]
 
 
 def result_entries(plan: RealtimePlan, outcomes: list[engine.FrameOutcome]) -> list[dict]:
@@ -68,7 +84,8 @@ def analyze_now(plan: RealtimePlan, decoded: DecodedFrame, started: float) -> di
 
     ``started`` is ``time.perf_counter()`` when the request arrived (for ``total_ms``).
     """
-    futures = submit(plan, decoded, "http", source=f"http:{uuid.uuid4()}")
+    source = f"http:{uuid.uuid4()}"
+    futures = submit(plan, decoded, "http", source=source)
     try:
         outcomes = [future.result(timeout=WAIT_TIMEOUT_S) for future in futures]
     except TimeoutError:
@@ -78,6 +95,9 @@ def analyze_now(plan: RealtimePlan, decoded: DecodedFrame, started: float) -> di
             status=503,
             retry_after=5,
         ) from None
+    finally:  # one request is one frame: the batcher need not expect another from it
+        for name in plan.analyzers:
+            engine.batcher(name).withdraw(source)
     entries = result_entries(plan, outcomes)
     if all(entry["error"] for entry in entries):
         first = entries[0]["error"]

@@ -13,11 +13,12 @@ Protocol (docs in README "Real-time analysis"):
   "smoothed" ...], "dropped", "latency_ms", ...}``; a bad frame gets ``{"type": "error",
   "seq", "code"}`` with the upload codes and the stream goes on.
 
-Back-pressure: a stream has at most one frame being analysed and one waiting. A frame that
-arrives while one is waiting replaces it; the replaced frames are counted and reported as
-``dropped`` with the next answer. Latency therefore stays one analysis long however fast a
-client sends. Decoding and inference run off the event loop (a thread pool and the
-analyzer's batcher thread, shared with every other stream of the process).
+Back-pressure: a stream has one slot in the analyzer's batcher (``engine``). A frame that
+arrives while the previous one still waits there replaces it; the replaced frames are
+counted and reported as ``dropped`` with the next answer. So the frame analysed is always
+the newest and latency stays about one batch long however fast a client sends. Decoding
+and inference run off the event loop, in the analyzer's batcher thread shared with every
+other stream of the process; a frame replaced before it was taken is never decoded.
 """
 
 from __future__ import annotations
@@ -49,12 +50,15 @@ from emotionhub.core.errors import DomainError
 from emotionhub.jobs.models import Consent
 from emotionhub.limits import quota
 from emotionhub.limits.throttling import count_request
-from emotionhub.realtime import analysis, policy, tokens
-from emotionhub.realtime.frames import decode_frame
+from emotionhub.realtime import analysis, engine, policy, tokens
 from emotionhub.realtime.tracking import StreamTracks
 
 log = logging.getLogger(__name__)
 PATH = "/api/v1/stream"
+#: Frames of quota a stream reserves at a time (one database write per block, not per
+#: frame); what it did not use is given back when it closes. A process that dies loses at
+#: most this many items of its streams' quota for the day.
+QUOTA_BLOCK = 15
 
 
 def in_thread(func):
@@ -97,9 +101,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.stream_id = uuid.uuid4()
         self.closed = False
-        self.worker: asyncio.Task | None = None
-        self.pending: tuple[int, bytes, float] | None = None
-        self.wake = asyncio.Event()
+        self.ready = False
+        self.answers: set[asyncio.Task] = set()
+        self.reserved = 0  # quota items consumed for this stream, not yet used
+        self.reserved_day = None
+        self.quota_lock = asyncio.Lock()
         self.next_seq = 0
         self.dropped = self.dropped_total = self.analysed = self.rejected = 0
         self.started = time.perf_counter()
@@ -131,7 +137,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await db_in_thread(self._audit)(
             Action.CREATE, {"analyzers": list(self.plan.analyzers), "auth": via}
         )
-        self.worker = asyncio.create_task(self._work())
+        for name in self.plan.analyzers:  # load the models now, not on the first frame
+            await in_thread(engine.batcher)(name)
+        self.ready = True
         await self._send(
             {
                 "type": "ready",
@@ -182,7 +190,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     # ---- frames in ------------------------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None) -> None:
-        if self.closed or self.worker is None:
+        if self.closed or not self.ready:
             return
         received = time.perf_counter()
         if bytes_data is not None:
@@ -211,40 +219,21 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 }
             )
             return
-        if self.pending is not None:  # the waiting frame is replaced by the newest one
-            self.dropped += 1
-            self.dropped_total += 1
-        self.pending = (seq, data, received)
-        self.wake.set()
+        frame_id = f"{self.stream_id}:{seq}"
+        futures = analysis.submit_encoded(self.plan, data, frame_id, str(self.stream_id))
+        task = asyncio.create_task(self._answer(seq, received, futures))
+        self.answers.add(task)
+        task.add_done_callback(self.answers.discard)
 
     # ---- analysis -------------------------------------------------------------------------
-    async def _work(self) -> None:
+    async def _answer(self, seq: int, received: float, futures: list) -> None:
         try:
-            while True:
-                await self.wake.wait()
-                self.wake.clear()
-                pending, self.pending = self.pending, None
-                if pending is not None:
-                    dropped, self.dropped = self.dropped, 0
-                    await self._analyse(*pending, dropped)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("stream %s failed", self.stream_id)
-            await self._refuse(
-                "internal_error", "The stream failed on our side; it was logged.", 1011
-            )
-
-    async def _analyse(self, seq: int, data: bytes, received: float, dropped: int) -> None:
-        try:
-            decoded = await in_thread(decode_frame)(data, field="frame")
-            if self.principal.api_key is not None:
-                await db_in_thread(quota.consume)(self.principal.api_key, 1)
-            futures = await in_thread(analysis.submit)(
-                self.plan, decoded, f"{self.stream_id}:{seq}"
-            )
             outcomes = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
-        except DomainError as exc:
+        except engine.Superseded:
+            self.dropped += 1
+            self.dropped_total += 1
+            return
+        except DomainError as exc:  # the frame did not decode
             self.rejected += 1
             await self._send(
                 {
@@ -255,13 +244,41 @@ class StreamConsumer(AsyncWebsocketConsumer):
                     **({"details": exc.details} if exc.details else {}),
                 }
             )
-            if exc.code == "quota_exceeded":
-                await self.close(code=4429)
-                self.closed = True
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("stream %s: frame %s failed", self.stream_id, seq)
+            await self._send(
+                {
+                    "type": "error",
+                    "seq": seq,
+                    "code": "internal_error",
+                    "message": "The frame failed on our side; it was logged.",
+                }
+            )
             return
         if self.closed:  # the client left while its frame was analysed
             return
+        if self.principal.api_key is not None:
+            try:  # only analysed frames count; a refused one's answer is not delivered
+                await self._use_quota()
+            except DomainError as exc:
+                self.rejected += 1
+                await self._send(
+                    {
+                        "type": "error",
+                        "seq": seq,
+                        "code": exc.code,
+                        "message": exc.message,
+                        "details": exc.details,
+                    }
+                )
+                await self.close(code=4429)
+                self.closed = True
+                return
         self.analysed += 1
+        dropped, self.dropped = self.dropped, 0
         entries = analysis.result_entries(self.plan, outcomes)
         faces = next(
             (e["payload"]["faces"] for e in entries if e["payload"] and "faces" in e["payload"]),
@@ -278,7 +295,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 "dropped": dropped,
                 "dropped_total": self.dropped_total,
                 "analysed": self.analysed,
-                "decode_ms": round(decoded.decode_ms, 2),
+                "decode_ms": round(first.decode_ms, 2),
                 "queue_ms": round(first.queue_ms, 2),
                 "inference_ms": round(max(o.inference_ms for o in outcomes), 2),
                 "batch_size": first.batch_size,
@@ -288,12 +305,34 @@ class StreamConsumer(AsyncWebsocketConsumer):
             }
         )
 
+    async def _use_quota(self) -> None:
+        """One item of the key's daily quota, from the stream's reservation."""
+        async with self.quota_lock:
+            if self.reserved == 0:
+                key = self.principal.api_key
+                try:
+                    await db_in_thread(quota.consume)(key, QUOTA_BLOCK)
+                    block = QUOTA_BLOCK
+                except DomainError:  # fewer left than a block: frame by frame
+                    await db_in_thread(quota.consume)(key, 1)
+                    block = 1
+                self.reserved, self.reserved_day = block, quota.utc_day()
+            self.reserved -= 1
+
     # ---- the end ----------------------------------------------------------------------------
     async def disconnect(self, code) -> None:
         self.closed = True
-        if self.worker is not None:
-            self.worker.cancel()
-            await asyncio.gather(self.worker, return_exceptions=True)
+        if self.ready:
+            for name in self.plan.analyzers:
+                engine.batcher(name).withdraw(str(self.stream_id))
+            for task in list(self.answers):
+                task.cancel()
+            await asyncio.gather(*self.answers, return_exceptions=True)
+            if self.reserved:
+                await db_in_thread(quota.release)(
+                    self.principal.api_key, self.reserved, self.reserved_day
+                )
+                self.reserved = 0
             await db_in_thread(self._audit)(
                 Action.UPDATE,
                 {

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from emotionhub.accounts.access import membership_tenant
 from emotionhub.accounts.principal import principal_for
+from emotionhub.accounts.purpose import face_emotion_refusal
 from emotionhub.apibase.errors import ApiError, reject_unknown_fields
 from emotionhub.apibase.jsonparsing import DepthLimitedJSONField
 from emotionhub.audit import Action, record
@@ -196,4 +197,6 @@ def demo_page(request):
     tenant = membership_tenant(request.user)
     if tenant is None:
         raise PermissionDenied("The real-time demo needs a tenant membership.")
-    return render(request, "realtime/demo.html", {"tenant": tenant})
+    # Shown at once, camera off; the stream itself refuses too (and says why).
+    refusal = face_emotion_refusal(tenant.purpose, policy.DEFAULT_ANALYZERS)
+    return render(request, "realtime/demo.html", {"tenant": tenant, "refusal": refusal})

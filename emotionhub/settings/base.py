@@ -325,6 +325,9 @@ CHANNEL_LAYERS = {
 # of other streams active in the last second (emotionhub/realtime/engine.py).
 EMOTIONHUB_REALTIME_BATCH_WAIT_MS = env_float("EMOTIONHUB_REALTIME_BATCH_WAIT_MS", 25.0)
 EMOTIONHUB_REALTIME_MAX_BATCH = env_int("EMOTIONHUB_REALTIME_MAX_BATCH", 16)
+# ... and at most as many frames as the measured per-frame time fits in this budget, so
+# latency stays bounded by dropping frames on a slow device (0: no budget).
+EMOTIONHUB_REALTIME_LATENCY_BUDGET_MS = env_float("EMOTIONHUB_REALTIME_LATENCY_BUDGET_MS", 200.0)
 EMOTIONHUB_REALTIME_MAX_FRAME_BYTES = env_int("EMOTIONHUB_REALTIME_MAX_FRAME_BYTES", 4 << 20)
 EMOTIONHUB_REALTIME_MAX_FRAME_PIXELS = env_int("EMOTIONHUB_REALTIME_MAX_FRAME_PIXELS", 8_294_400)
 # Settings the real-time path applies under the caller's (per analyzer): a webcam face is

@@ -364,6 +364,7 @@ def test_a_flooding_client_gets_the_newest_frame_analysed_and_drops_reported(ali
 
 def test_concurrent_streams_share_micro_batches(db, settings):
     settings.EMOTIONHUB_REALTIME_BATCH_WAIT_MS = 1000.0  # a wide window: batching is certain
+    settings.EMOTIONHUB_REALTIME_LATENCY_BUDGET_MS = 0  # and no cap from a slow CPU
     clients = [TenantClient(f"batch{i}") for i in range(3)]
 
     async def one(client):
@@ -388,3 +389,23 @@ def test_concurrent_streams_share_micro_batches(db, settings):
         assert answer["faces"][0]["emotions"] == pytest.approx(
             alone[0]["faces"][0]["emotions"], abs=2e-4
         )
+
+
+def test_the_latency_budget_caps_batches_by_the_measured_frame_time(settings):
+    from emotionhub.realtime.engine import batcher
+
+    facial = batcher("facial_emotion")
+    measured = facial.per_frame_ms
+    try:
+        settings.EMOTIONHUB_REALTIME_LATENCY_BUDGET_MS = 200
+        facial.per_frame_ms = 45.0  # a busy CPU: four frames fit
+        assert facial.batch_limit() == 4
+        facial.per_frame_ms = 500.0  # slower than the budget: one frame at a time
+        assert facial.batch_limit() == 1
+        facial.per_frame_ms = 2.0  # CUDA: the analyzer's batch size
+        assert facial.batch_limit() == facial.max_batch == 16
+        settings.EMOTIONHUB_REALTIME_LATENCY_BUDGET_MS = 0
+        facial.per_frame_ms = 500.0
+        assert facial.batch_limit() == 16
+    finally:
+        facial.per_frame_ms = measured

@@ -72,7 +72,7 @@ def serve_asgi(host: str, port: int) -> None:
         "emotionhub.asgi:application",
         host=host,
         port=port,
-        ws="websockets",
+        ws="websockets-sansio",
         ws_max_size=settings.EMOTIONHUB_REALTIME_MAX_FRAME_BYTES * 2,
         lifespan="off",
         log_level="info",
