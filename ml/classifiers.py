@@ -25,14 +25,16 @@ import torch
 import torch.nn.functional as F
 
 from ml.data.fer import FER_CLASSES
+from ml.shipped import SHIPPED_MODELS, WEIGHTS_DIR, resolve_model
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-#: Model name -> file in :data:`WEIGHTS_DIR`.
-SHIPPED_MODELS: dict[str, str] = {
-    "emotion_cnn": "fer_emotion_cnn.pt",
-    "mini_xception": "mini_xception_fer.pt",
-    "ensemble": "fer_ensemble.json",
-}
+__all__ = [
+    "SHIPPED_MODELS",
+    "WEIGHTS_DIR",
+    "FaceClassifier",
+    "load_face_classifier",
+    "resolve_model",
+]
+
 ENSEMBLE_FORMAT = "emotionhub.ensemble/1"
 
 
@@ -48,22 +50,6 @@ class _Network(Protocol):
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def resolve_model(name_or_path: str | Path) -> Path:
-    """A shipped model name, a file stem in ``ml/weights`` or a path -> the weights file."""
-    text = str(name_or_path)
-    candidates = [Path(text)]
-    if text in SHIPPED_MODELS:
-        candidates.insert(0, WEIGHTS_DIR / SHIPPED_MODELS[text])
-    candidates += [WEIGHTS_DIR / text, WEIGHTS_DIR / f"{text}.pt", WEIGHTS_DIR / f"{text}.json"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"model {text!r} not found (shipped: {', '.join(SHIPPED_MODELS)}); "
-        "see ml/weights/README.md for how to produce the weights"
-    )
 
 
 class FaceClassifier:

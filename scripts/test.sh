@@ -19,6 +19,8 @@ apt_install_missing chromium chromium "the browser tests"
 
 export DJANGO_SETTINGS_MODULE=emotionhub.settings.test PYTHONPATH="$PWD/var/test-plugins"
 echo "== ruff"; ruff check . && ruff format --check .
+# The dependency rule of docs/architecture.md: [tool.importlinter] in pyproject.toml.
+echo "== import-linter"; lint-imports
 echo "== django checks"
 python manage.py check --fail-level WARNING
 python manage.py makemigrations --check --dry-run

@@ -8,8 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from emotionhub.apibase.jsonparsing import DepthLimitedJSONField
+from emotionhub.jobs.documents import submission_status
 from emotionhub.jobs.models import (
-    ACTIVE_STATUSES,
     AnalysisJob,
     AnalysisResult,
     Consent,
@@ -119,20 +119,6 @@ class WebhookStateSerializer(serializers.Serializer):
     status = serializers.CharField()
     attempts = serializers.IntegerField()
     last_error = serializers.CharField()
-
-
-def submission_status(statuses: list[str]) -> str:
-    """queued → running → succeeded | partial | failed | cancelled."""
-    counts = Counter(statuses)
-    if not statuses:
-        return "succeeded"
-    if any(counts[s] for s in ACTIVE_STATUSES):
-        return "queued" if counts["queued"] == len(statuses) else "running"
-    if counts["succeeded"] == len(statuses):
-        return "succeeded"
-    if counts["succeeded"]:
-        return "partial"
-    return "cancelled" if counts["cancelled"] == len(statuses) else "failed"
 
 
 class SubmissionSerializer(serializers.ModelSerializer):

@@ -1,5 +1,9 @@
-"""Sends job ids to the right Celery queue after the transaction that created them
-commits, grouped into batches of the analyzer's ``max_batch_size``."""
+"""The one way producers reach Celery: tasks are sent by name, after the transaction that
+wrote their rows commits, so nothing here imports the consumers (``jobs.tasks``, the
+executor); the job rows stay the truth and the reconciler re-sends what was lost.
+
+Analysis jobs go to the analyzer's queue in batches of its ``max_batch_size``.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,21 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 
+from celery import current_app
 from django.db import transaction
 
 from emotionhub.analyzers import registry
 from emotionhub.jobs.models import AnalysisJob
 
 log = logging.getLogger(__name__)
+
+RUN_JOBS = "emotionhub.jobs.tasks.run_jobs"
+DELIVER_WEBHOOK = "emotionhub.jobs.tasks.deliver_webhook"
+
+
+def send_task(name: str, args: list, **options) -> None:
+    """Send the task ``name``; raises when the broker is unreachable (callers decide)."""
+    current_app.send_task(name, args=args, **options)
 
 
 def batches_by_analyzer(jobs: Iterable[AnalysisJob]) -> list[tuple[str, list[str]]]:
@@ -33,11 +46,9 @@ def batches_by_analyzer(jobs: Iterable[AnalysisJob]) -> list[tuple[str, list[str
 
 
 def send_batches(batches: list[tuple[str, list[str]]], countdown: float | None = None) -> None:
-    from emotionhub.jobs.tasks import run_jobs
-
     for queue, ids in batches:
         try:
-            run_jobs.apply_async(args=[ids], queue=queue, countdown=countdown)
+            send_task(RUN_JOBS, [ids], queue=queue, countdown=countdown)
         except Exception:
             # The rows are committed as queued: the reconciler enqueues them again.
             log.exception("broker unavailable; %d jobs wait for the reconciler", len(ids))
@@ -46,3 +57,15 @@ def send_batches(batches: list[tuple[str, list[str]]], countdown: float | None =
 def enqueue_after_commit(jobs: Iterable[AnalysisJob], countdown: float | None = None) -> None:
     batches = batches_by_analyzer(jobs)
     transaction.on_commit(lambda: send_batches(batches, countdown))
+
+
+def deliver_webhook_after_commit(submission_id) -> None:
+    """Queue the finished submission's webhook once the finishing transaction commits."""
+    transaction.on_commit(lambda: send_webhook(submission_id))
+
+
+def send_webhook(submission_id) -> None:
+    try:
+        send_task(DELIVER_WEBHOOK, [str(submission_id)])
+    except Exception:
+        log.exception("could not enqueue webhook for %s; the reconciler will", submission_id)

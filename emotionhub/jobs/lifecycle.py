@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from emotionhub.analyzers.contract import AnalyzerError, Result
+from emotionhub.jobs import dispatch
 from emotionhub.jobs.dbretry import retry_on_disconnect
 from emotionhub.jobs.models import (
     ACTIVE_STATUSES,
@@ -183,9 +184,7 @@ def record_failure(job: AnalysisJob, error: AnalyzerError) -> None:
                 lease_expires_at=None,
             )
             if moved:
-                from emotionhub.jobs.dispatch import enqueue_after_commit
-
-                enqueue_after_commit([job], countdown=delay)
+                dispatch.enqueue_after_commit([job], countdown=delay)
 
 
 def retry_delay(attempts: int) -> float:
@@ -251,13 +250,4 @@ def _finish_submission_if_done(submission_id) -> None:
     if has_webhook.update(
         webhook_status=WebhookStatus.PENDING, webhook_attempts=0, webhook_last_error=""
     ):
-        from emotionhub.jobs.tasks import deliver_webhook
-
-        transaction.on_commit(lambda: _send_webhook(deliver_webhook, submission_id))
-
-
-def _send_webhook(task, submission_id) -> None:
-    try:
-        task.apply_async(args=[str(submission_id)])
-    except Exception:
-        log.exception("could not enqueue webhook for %s; the reconciler will", submission_id)
+        dispatch.deliver_webhook_after_commit(submission_id)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from emotionhub.jobs import dispatch
 from emotionhub.jobs.dispatch import batches_by_analyzer, send_batches
 from emotionhub.jobs.models import (
     AnalysisJob,
@@ -96,12 +97,10 @@ def _requeue_jobs_of_dead_workers(now) -> tuple[list, int]:
 
 
 def _resend_pending_webhooks(now) -> int:
-    from emotionhub.jobs.tasks import deliver_webhook
-
     grace = timedelta(seconds=settings.EMOTIONHUB_QUEUED_REENQUEUE_SECONDS)
     pending = Submission.objects.filter(
         webhook_status=WebhookStatus.PENDING, finished_at__lt=now - grace
     ).values_list("pk", flat=True)[:SWEEP_LIMIT]
     for submission_id in pending:
-        deliver_webhook.apply_async(args=[str(submission_id)])
+        dispatch.send_task(dispatch.DELIVER_WEBHOOK, [str(submission_id)])
     return len(pending)

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from emotionhub.jobs import lifecycle, reconciler, webhooks
+from emotionhub.jobs.documents import submission_document
 from emotionhub.jobs.executor import execute_jobs
 from emotionhub.jobs.models import Submission, WebhookStatus
 
@@ -32,8 +33,6 @@ def reconcile_jobs() -> dict[str, int]:
 
 @shared_task(name="emotionhub.jobs.tasks.deliver_webhook", bind=True)
 def deliver_webhook(self, submission_id: str) -> str:
-    from emotionhub.api.serializers import SubmissionSerializer
-
     with transaction.atomic():
         submission = (
             Submission.objects.select_for_update()
@@ -48,7 +47,7 @@ def deliver_webhook(self, submission_id: str) -> str:
     payload = {
         "event": "submission.finished",
         "sent_at": timezone.now().isoformat(),
-        "submission": SubmissionSerializer(submission).data,
+        "submission": submission_document(submission),
     }
     try:
         response = webhooks.post(

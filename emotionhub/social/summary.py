@@ -17,7 +17,7 @@ from typing import Any
 
 from emotionhub.analyzers.contract import sentiment_polarity
 from emotionhub.analyzers.registry import analyzers_producing
-from emotionhub.api.serializers import submission_status
+from emotionhub.jobs.documents import submission_status
 from emotionhub.media.models import Media
 
 LABEL_THRESHOLD = 0.2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,192 +21,37 @@ from emotionhub.analyzers.contract import (
     Item,
     Result,
 )
-from emotionhub_facial_emotion.classifiers import (
+from emotionhub_facial_emotion import video_analysis
+from emotionhub_facial_emotion.classifiers import load_classifier
+from emotionhub_facial_emotion.schema import (
     CLASSES,
-    SHIPPED_MODELS,
-    LoadedClassifier,
-    load_classifier,
+    DEFAULT_DETECTOR,
+    DEFAULT_MODEL,
+    DETECTORS,
+    MIN_FACE_SCORE,
+    MODELS,
+    RESULT_SCHEMA,
+    SETTINGS_SCHEMA,
+    kept_faces,
+    setting,
 )
 
-DETECTORS = ("blazeface", "mtcnn", "haar")
-#: The detector that won the detection benchmark (ml/detection/BENCHMARK.md); the same
-#: name as ``ml.detection.DEFAULT_DETECTOR``, kept literal so this module imports no ML code.
-DEFAULT_DETECTOR = "blazeface"
-#: A face score means something different per detector: MTCNN's O-Net probability needs 0.9
-#: to drop its false positives on textures, BlazeFace's is calibrated around MediaPipe's 0.5
-#: (true faces here score 0.6-0.97), Haar reports 1.0 for every face.
-MIN_FACE_SCORE = {"blazeface": 0.5, "mtcnn": 0.9, "haar": 0.9}
-MODELS = tuple(SHIPPED_MODELS)
-# The baseline stays the default until our own network beats it on FER2013 validation
-# (see ml/weights/*.md); "model": "emotion_cnn" selects ours.
-DEFAULT_MODEL = "mini_xception"
+if TYPE_CHECKING:
+    from ml.classifiers import FaceClassifier
 
-_box = {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
-_point = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
-_probability = {"type": "number", "minimum": 0, "maximum": 1}
-_emotions = {
-    "type": "object",
-    "required": list(CLASSES),
-    "additionalProperties": False,
-    "properties": dict.fromkeys(CLASSES, _probability),
-}
-_label = {"enum": list(CLASSES)}
-IMAGE_RESULT_SCHEMA = {
-    "type": "object",
-    "required": ["faces", "face_count", "detector", "model", "image"],
-    "additionalProperties": False,
-    "properties": {
-        "face_count": {"type": "integer", "minimum": 0},
-        "detector": {"enum": list(DETECTORS)},
-        "model": {"enum": list(MODELS)},
-        "image": {
-            "type": "object",
-            "required": ["width", "height"],
-            "properties": {"width": {"type": "integer"}, "height": {"type": "integer"}},
-        },
-        "faces": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": [
-                    "box",
-                    "score",
-                    "landmarks",
-                    "emotions",
-                    "label",
-                    "confidence",
-                    "uncertain",
-                ],
-                "additionalProperties": False,
-                "properties": {
-                    "box": _box,
-                    "score": {"type": "number"},
-                    "landmarks": {"oneOf": [{"type": "null"}, {"type": "array", "items": _point}]},
-                    "emotions": _emotions,
-                    "label": _label,
-                    "confidence": _probability,
-                    "uncertain": {"type": "boolean"},
-                },
-            },
-        },
-    },
-}
-VIDEO_RESULT_SCHEMA = {
-    "type": "object",
-    "required": ["video", "timeline", "tracks", "face_count", "detector", "model"],
-    "additionalProperties": False,
-    "properties": {
-        "face_count": {"type": "integer", "minimum": 0, "description": "face tracks"},
-        "detector": {"enum": list(DETECTORS)},
-        "model": {"enum": list(MODELS)},
-        "video": {
-            "type": "object",
-            "required": [
-                "duration_s",
-                "fps",
-                "width",
-                "height",
-                "frames_analyzed",
-                "sample_every_s",
-                "truncated",
-            ],
-            "additionalProperties": False,
-            "properties": {
-                "duration_s": {
-                    "type": ["number", "null"],
-                    "description": "null when neither the container nor a full read tells",
-                },
-                "fps": {"type": "number"},
-                "width": {"type": "integer"},
-                "height": {"type": "integer"},
-                "frames_analyzed": {"type": "integer"},
-                "sample_every_s": {"type": "number"},
-                "truncated": {"type": "boolean"},
-            },
-        },
-        "timeline": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["second", "face_count", "emotions", "label"],
-                "additionalProperties": False,
-                "properties": {
-                    "second": {"type": "integer", "minimum": 0},
-                    "face_count": {"type": "integer", "minimum": 0},
-                    "emotions": {"oneOf": [{"type": "null"}, _emotions]},
-                    "label": {"oneOf": [{"type": "null"}, _label]},
-                },
-            },
-        },
-        "tracks": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": [
-                    "track_id",
-                    "first_s",
-                    "last_s",
-                    "frames",
-                    "emotions",
-                    "label",
-                    "confidence",
-                    "last_box",
-                ],
-                "additionalProperties": False,
-                "properties": {
-                    "track_id": {"type": "integer"},
-                    "first_s": {"type": "number"},
-                    "last_s": {"type": "number"},
-                    "frames": {"type": "integer", "minimum": 1},
-                    "emotions": _emotions,
-                    "label": _label,
-                    "confidence": _probability,
-                    "last_box": _box,
-                    "keyframes": {
-                        "type": "array",
-                        "maxItems": 8,
-                        "items": {
-                            "type": "object",
-                            "required": ["t", "box"],
-                            "additionalProperties": False,
-                            "properties": {"t": {"type": "number"}, "box": _box},
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
-RESULT_SCHEMA = {"oneOf": [IMAGE_RESULT_SCHEMA, VIDEO_RESULT_SCHEMA]}
-SETTINGS_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "detector": {"enum": list(DETECTORS), "default": DEFAULT_DETECTOR},
-        "model": {"enum": list(MODELS), "default": DEFAULT_MODEL},
-        "min_face_score": {
-            "type": ["number", "null"],
-            "minimum": 0,
-            "maximum": 1,
-            "default": None,
-            "description": "null: the detector's own (blazeface 0.5, mtcnn 0.9, haar 0.9)",
-        },
-        "min_face_px": {
-            "type": ["integer", "null"],
-            "minimum": 12,
-            "maximum": 1000,
-            "default": None,
-            "description": "Smallest face side the detector looks for; larger is faster "
-            "(fewer pyramid levels or tiles), the real-time path's default is larger. "
-            "null: the detector's own (blazeface 40, mtcnn 20, haar 20).",
-        },
-        "uncertain_below": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5},
-        "max_faces": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
-        "sample_every_s": {"type": "number", "minimum": 0.04, "maximum": 60, "default": 1.0},
-        "max_frames": {"type": "integer", "minimum": 1, "maximum": 3600, "default": 300},
-        "max_duration_s": {"type": "number", "exclusiveMinimum": 0, "default": 600},
-    },
-}
+__all__ = [
+    "CLASSES",
+    "DEFAULT_DETECTOR",
+    "DEFAULT_MODEL",
+    "DETECTORS",
+    "MIN_FACE_SCORE",
+    "MODELS",
+    "RESULT_SCHEMA",
+    "SETTINGS_SCHEMA",
+    "FacialEmotionAnalyzer",
+    "kept_faces",
+    "setting",
+]
 
 
 class FacialEmotionAnalyzer(Analyzer):
@@ -231,7 +77,7 @@ class FacialEmotionAnalyzer(Analyzer):
     def load(self, device: str) -> None:
         self.device = device
         self._detectors: dict[tuple[str, int | None], object] = {}
-        self._classifiers: dict[str, LoadedClassifier] = {}
+        self._classifiers: dict[str, FaceClassifier] = {}
 
     def _detector(self, name: str, min_face_px: int | None = None):
         key = (name, None if min_face_px is None else int(min_face_px))
@@ -242,7 +88,7 @@ class FacialEmotionAnalyzer(Analyzer):
             self._detectors[key] = make_detector(name, device=self.device, **options)
         return self._detectors[key]
 
-    def _classifier(self, name: str) -> LoadedClassifier:
+    def _classifier(self, name: str) -> FaceClassifier:
         if name not in self._classifiers:
             try:
                 self._classifiers[name] = load_classifier(name, self.device)
@@ -260,8 +106,6 @@ class FacialEmotionAnalyzer(Analyzer):
         chunks. Micro-batching can put several videos (and images) in one batch, so after
         every chunk the other jobs of the batch report progress too: their leases must
         outlast the videos ahead of them."""
-        from emotionhub_facial_emotion.video_analysis import analyze_video
-
         out: list[Result | AnalyzerError | None] = [None] * len(items)
         image_indices = [i for i, item in enumerate(items) if item.kind != "video"]
         if image_indices:
@@ -278,7 +122,15 @@ class FacialEmotionAnalyzer(Analyzer):
             if item.kind != "video":
                 continue
             try:
-                out[index] = analyze_video(self, item, lambda i=index: keep_others_alive(i))
+                classifier = self._classifier(setting(item, "model"))
+            except AnalyzerError as error:
+                out[index] = error
+                continue
+            detector = self._detector(setting(item, "detector"), setting(item, "min_face_px"))
+            try:
+                out[index] = video_analysis.analyze_video(
+                    item, detector, classifier, lambda i=index: keep_others_alive(i)
+                )
             except Exception as exc:  # one video's crash must not fail the batch's others
                 out[index] = AnalyzerError("analyzer_crashed", f"{type(exc).__name__}: {exc}")
         return out  # type: ignore[return-value]
@@ -324,7 +176,7 @@ class FacialEmotionAnalyzer(Analyzer):
                 crops[index, number] = align_face(frames[index].image, face, output_size=48)
                 by_model[setting(frames[index], "model")].append((index, number))
         probabilities: dict[tuple[int, int], np.ndarray] = {}
-        classifier_of: dict[str, LoadedClassifier] = {}
+        classifier_of: dict[str, FaceClassifier] = {}
         for name in {setting(frames[i], "model") for i in faces_of}:
             try:
                 classifier_of[name] = self._classifier(name)
@@ -363,20 +215,6 @@ class FacialEmotionAnalyzer(Analyzer):
                 weights_sha256=classifier.weights_sha256,
             )
         return out  # type: ignore[return-value]
-
-
-def setting(item: Item | Frame, key: str):
-    """The item's (or frame's) value of a setting, or the schema's default."""
-    return item.settings.get(key, SETTINGS_SCHEMA["properties"][key]["default"])
-
-
-def kept_faces(item: Item | Frame, faces: Sequence) -> list:
-    """The item's faces above ``min_face_score``, best first, at most ``max_faces``."""
-    minimum = setting(item, "min_face_score")
-    if minimum is None:
-        minimum = MIN_FACE_SCORE[setting(item, "detector")]
-    kept = sorted((f for f in faces if f.score >= minimum), key=lambda f: f.score, reverse=True)
-    return kept[: setting(item, "max_faces")]
 
 
 def _face_payload(face, probs: np.ndarray, uncertain_below: float) -> dict:

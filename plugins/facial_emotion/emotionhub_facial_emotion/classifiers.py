@@ -1,4 +1,5 @@
-"""The emotion classifiers this plugin can run: the shipped models of :mod:`ml.classifiers`.
+"""The emotion classifiers this plugin can run: the shipped models of :mod:`ml.classifiers`
+(imported when one loads, so importing this module does not import torch).
 
 Every classifier takes aligned uint8 grayscale 48x48 faces and returns calibrated
 probabilities in the same class order, so the analyzer does not care which is selected.
@@ -6,13 +7,16 @@ probabilities in the same class order, so the analyzer does not care which is se
 
 from __future__ import annotations
 
-from ml.classifiers import SHIPPED_MODELS, FaceClassifier, load_face_classifier, resolve_model
+from typing import TYPE_CHECKING
+
 from ml.data.fer import FER_CLASSES
+from ml.shipped import SHIPPED_MODELS, resolve_model
+
+if TYPE_CHECKING:
+    from ml.classifiers import FaceClassifier
 
 CLASSES = FER_CLASSES
-#: The analyzer's name for a loaded model (kept for callers of the first plugin version).
-LoadedClassifier = FaceClassifier
-__all__ = ["CLASSES", "SHIPPED_MODELS", "LoadedClassifier", "available_models", "load_classifier"]
+__all__ = ["CLASSES", "SHIPPED_MODELS", "available_models", "load_classifier"]
 
 
 def available_models() -> list[str]:
@@ -29,6 +33,8 @@ def available_models() -> list[str]:
 
 def load_classifier(name: str, device: str) -> FaceClassifier:
     """Load a shipped model onto ``device`` (imports torch: worker processes only)."""
+    from ml.classifiers import load_face_classifier
+
     if name not in SHIPPED_MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(SHIPPED_MODELS)}")
     return load_face_classifier(name, device)

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from emotionhub.analyzers.contract import AnalyzerError, Item, Result
-from emotionhub_facial_emotion.classifiers import CLASSES
+from emotionhub_facial_emotion.schema import CLASSES, kept_faces, setting
 
 if TYPE_CHECKING:
-    from emotionhub_facial_emotion.analyzer import FacialEmotionAnalyzer
+    from ml.classifiers import FaceClassifier
 
 #: Sampled video frames detected and classified together.
 VIDEO_CHUNK_FRAMES = 16
@@ -31,13 +31,15 @@ TRACK_PATIENCE_S = 1.0
 
 
 def analyze_video(
-    analyzer: FacialEmotionAnalyzer,
     item: Item,
+    detector: Any,
+    classifier: FaceClassifier,
     on_chunk: Callable[[], None] = lambda: None,
 ) -> Result | AnalyzerError:
-    """Analyse one video item; ``on_chunk`` runs after every chunk (the analyzer uses it to
-    keep the leases of the batch's other jobs alive while this video runs)."""
-    from emotionhub_facial_emotion.analyzer import kept_faces, setting
+    """Analyse one video item with ``detector`` (an ``ml.detection`` detector) and
+    ``classifier``, both loaded by the analyzer; ``on_chunk`` runs after every chunk (the
+    analyzer uses it to keep the leases of the batch's other jobs alive while this video
+    runs)."""
     from ml.detection import align_face
     from ml.video import (
         FaceTracker,
@@ -52,11 +54,6 @@ def analyze_video(
         info = probe_video(item.path)
     except VideoDecodeError as exc:
         return AnalyzerError("corrupt_video", str(exc), permanent=True)
-    try:
-        classifier = analyzer._classifier(setting(item, "model"))
-    except AnalyzerError as error:
-        return error
-    detector = analyzer._detector(setting(item, "detector"), setting(item, "min_face_px"))
     every = float(setting(item, "sample_every_s"))
     max_frames = int(setting(item, "max_frames"))
     max_duration = float(setting(item, "max_duration_s"))

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from emotionhub_facial_emotion.analyzer import SETTINGS_SCHEMA as FACIAL_SETTINGS
 from emotionhub_facial_emotion.classifiers import CLASSES as FACE_CLASSES
+from emotionhub_facial_emotion.schema import SETTINGS_SCHEMA as FACIAL_SETTINGS
 
 from emotionhub_image_sentiment.fusion import COMPONENT_NAMES, LABELS
 
