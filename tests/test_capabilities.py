@@ -34,7 +34,7 @@ from emotionhub.jobs.models import AnalysisResult
 from emotionhub.reporting import facts
 from emotionhub.reporting.face_blur import stored_face_boxes
 from emotionhub.reporting.models import Brand, ResultFact
-from emotionhub.review.targets import reviewable_analyzers, targets
+from emotionhub.review.targets import NOT_A_FACE, reviewable_analyzers, targets
 from tests.reporting.conftest import make_media, make_reviewer, signed_in
 
 PHOTO = Path(__file__).parent / "data" / "photos" / "obama.jpg"
@@ -179,7 +179,7 @@ def centre_face_result(tenant):
 def test_a_third_party_face_plugin_reaches_review(tenant, centre_face_result):
     (target,) = targets(centre_face_result)
     assert (target.name, target.model_label, target.face_index) == ("face:0", "happy", 0)
-    assert set(target.choices) == {"happy", "sad"}
+    assert set(target.choices) == {"happy", "sad", NOT_A_FACE}  # its own classes
     assert target.box == tuple(centre_face_result.payload["faces"][0]["box"])
     client = signed_in(make_reviewer(tenant, "rev"))
     queue = client.get("/admin/review/reviewitem/")
