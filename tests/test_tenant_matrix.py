@@ -8,6 +8,7 @@ against Bob's objects and must neither show nor change them.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -17,12 +18,15 @@ from rest_framework.test import APIClient
 from emotionhub.accounts.models import ApiKey, TenantMembership
 from emotionhub.audit.models import AuditEvent
 from emotionhub.jobs.models import AnalysisJob
+from emotionhub.realtime import tokens
 from emotionhub.reporting.models import Brand
 from emotionhub.social.models import Post, Source
 from tests.conftest import submit_with_result
 from tests.reporting.conftest import make_post, make_reviewer, signed_in
 
 pytestmark = pytest.mark.django_db
+
+PHOTOS = Path(__file__).parent / "data" / "photos"
 
 # Endpoints that hold no tenant data: the same answer for everyone (checked below).
 TENANTLESS = {
@@ -69,6 +73,9 @@ CASES = [
     ("audit_event-list", "get", "/api/v1/audit-events", "list"),
     ("audit_event-detail", "get", "/api/v1/audit-events/{audit_event}", "detail"),
     ("usage", "get", "/api/v1/usage", "usage"),
+    # Real-time: no stored objects; the call acts in Alice's tenant only.
+    ("analyze", "post", "/api/v1/analyze", "frame"),
+    ("stream-tokens", "post", "/api/v1/stream-tokens", "token"),
     ("reporting:brands", "get", "/reporting/", "page_list"),
     ("reporting:dashboard", "get", "/reporting/brands/{brand}/", "page"),
     ("reporting:chart-csv", "get", "/reporting/brands/{brand}/timeseries.csv", "page"),
@@ -167,10 +174,23 @@ def test_alice_cannot_see_or_change_bobs_objects(alice, bob, world, name, method
             assert response.status_code == 404
         return
     client = world["alice_admin"]  # every scope: only the tenant boundary can refuse
-    data = {"name": "stolen"} if method == "patch" else None
-    response = getattr(client, method)(path, data, format="json")
+    bob_usage = world["bob_admin"].get("/api/v1/usage").json()
+    if kind == "frame":
+        with open(PHOTOS / "obama.jpg", "rb") as photo:
+            response = client.post(path, {"file": photo}, format="multipart")
+    else:
+        data = {"name": "stolen"} if method == "patch" else None
+        response = getattr(client, method)(path, data, format="json")
     content = response.content.decode()
-    if kind == "list":
+    if kind == "frame":  # analysed (or refused) in Alice's tenant; Bob's quota untouched
+        assert response.status_code in (200, 403), content
+        assert not any(value in content for value in ids.values()), content
+        assert world["bob_admin"].get("/api/v1/usage").json() == bob_usage
+    elif kind == "token":  # a token that acts for Alice's tenant, never Bob's
+        assert response.status_code == 201, content
+        principal, _ = tokens.redeem(response.json()["token"])
+        assert principal.tenant == alice.tenant
+    elif kind == "list":
         assert response.status_code == 200, content
         assert not any(value in content for value in ids.values()), content
     elif kind == "usage":
