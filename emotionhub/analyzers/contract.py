@@ -316,7 +316,8 @@ class Item:
 
     ``path`` is a local file for images and videos; ``text`` holds the text of a text
     item, or the caption of an image/video when one exists. ``report_progress`` takes a
-    fraction in [0, 1] and lets long analyses (videos) show progress and keep their lease.
+    fraction in [0, 1] and lets long analyses (videos) show progress and keep their lease;
+    ``report_partial`` takes a JSON-able partial result (throttled by the worker).
     """
 
     id: str
@@ -328,6 +329,11 @@ class Item:
     metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     report_progress: Callable[[float], None] = dataclasses.field(
         default=lambda fraction: None, repr=False, compare=False
+    )
+    #: Long analyses (videos) hand the part of their result known so far (e.g. the timeline
+    #: up to the seconds done), which a client polling the running job can read.
+    report_partial: Callable[[Mapping[str, Any]], None] = dataclasses.field(
+        default=lambda partial: None, repr=False, compare=False
     )
 
 

@@ -13,6 +13,7 @@ from emotionhub.jobs.models import (
     AnalysisJob,
     AnalysisResult,
     Consent,
+    JobStatus,
     Submission,
 )
 from emotionhub.media.models import Media
@@ -23,8 +24,20 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class PartialResultSerializer(serializers.Serializer):
+    seconds_done = serializers.FloatField(help_text="Seconds of the video analysed so far.")
+    frames_analyzed = serializers.IntegerField()
+    timeline = serializers.ListField(
+        child=serializers.DictField(), help_text="The result's timeline rows, so far."
+    )
+
+
 class JobSerializer(serializers.ModelSerializer):
     error = serializers.SerializerMethodField()
+    partial = serializers.SerializerMethodField(
+        help_text="While the job runs: what it knows so far (a video's timeline up to "
+        "`seconds_done`); null otherwise."
+    )
 
     class Meta:
         model = AnalysisJob
@@ -37,6 +50,7 @@ class JobSerializer(serializers.ModelSerializer):
             "settings",
             "status",
             "progress",
+            "partial",
             "attempts",
             "max_attempts",
             "error",
@@ -53,6 +67,12 @@ class JobSerializer(serializers.ModelSerializer):
         if not job.error_code:
             return None
         return {"code": job.error_code, "message": job.error_message}
+
+    @extend_schema_field(PartialResultSerializer(allow_null=True))
+    def get_partial(self, job: AnalysisJob) -> dict | None:
+        if job.status != JobStatus.RUNNING:
+            return None
+        return job.partial_result
 
 
 class ResultSerializer(serializers.ModelSerializer):

@@ -141,7 +141,26 @@ def build_item(job: AnalysisJob) -> Item:
             "attempt": job.attempts,
         },
         report_progress=_progress_reporter(job),
+        report_partial=_partial_reporter(job),
     )
+
+
+def _partial_reporter(job: AnalysisJob):
+    """At most one write per interval; the newest partial result wins (a later one holds
+    everything an earlier one did)."""
+    last_write = 0.0
+
+    def report(partial) -> None:
+        nonlocal last_write
+        now = time.monotonic()
+        if now - last_write >= PROGRESS_WRITE_INTERVAL_SECONDS:
+            last_write = now
+            try:
+                lifecycle.report_partial(job, dict(partial))
+            except (TypeError, ValueError):  # not JSON-able: a plugin bug, not a failed job
+                log.exception("partial result of job %s is not JSON", job.pk)
+
+    return report
 
 
 def _progress_reporter(job: AnalysisJob):

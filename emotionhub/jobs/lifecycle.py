@@ -82,6 +82,7 @@ def claim(job_id, worker: str) -> AnalysisJob | None:
         lease_expires_at=_lease_deadline(),
         worker=worker[:255],
         progress=0.0,
+        partial_result=None,
         next_attempt_at=None,
     )
     if claimed:
@@ -113,6 +114,13 @@ def report_progress(job: AnalysisJob, fraction: float) -> None:
     """Record progress and extend the lease, so long analyses are not taken over."""
     AnalysisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
         progress=max(0.0, min(1.0, fraction)), lease_expires_at=_lease_deadline()
+    )
+
+
+def report_partial(job: AnalysisJob, partial: dict) -> None:
+    """Store the running attempt's partial result (and extend the lease, as progress does)."""
+    AnalysisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        partial_result=partial, lease_expires_at=_lease_deadline()
     )
 
 
@@ -152,7 +160,14 @@ def record_success(
             ],
             ignore_conflicts=True,
         )
-        _finish(job, JobStatus.SUCCEEDED, progress=1.0, error_code="", error_message="")
+        _finish(
+            job,
+            JobStatus.SUCCEEDED,
+            progress=1.0,
+            error_code="",
+            error_message="",
+            partial_result=None,  # the result holds it all now
+        )
 
 
 @retry_on_disconnect

@@ -88,6 +88,9 @@ class AnalysisJob(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField()
     progress = models.FloatField(default=0.0)
+    # What a running analysis knows so far (a video's timeline up to the seconds done);
+    # cleared when the job is claimed again and when its result is stored.
+    partial_result = models.JSONField(null=True, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     # Failed after using up its attempts: a poison input or a broken plugin, re-runnable.

@@ -81,6 +81,15 @@ def analyze_video(
             samples.append((timestamp, frame_probs))
         chunk.clear()
         item.report_progress(min(1.0, len(samples) / expected))
+        # Whole seconds only: the last second may still get samples from the next chunk.
+        done_s = int(samples[-1][0])
+        item.report_partial(
+            {
+                "seconds_done": done_s,
+                "frames_analyzed": len(samples),
+                "timeline": build_timeline([s for s in samples if s[0] < done_s], CLASSES),
+            }
+        )
         on_chunk()
 
     sampler = FrameSampler(item.path, every, max_frames, max_duration)

@@ -157,3 +157,34 @@ def test_large_frames_make_smaller_chunks(analyzer, tmp_path, monkeypatch):
     (outcome,) = run_batch(analyzer, [video_item(path, progress, sample_every_s=0.1)])
     assert outcome.result.payload["video"]["frames_analyzed"] == 10
     assert len(progress) == 4 + 1  # chunks of 3, 3, 3 and 1 frames, then done
+
+
+def test_partial_timelines_grow_and_agree_with_the_result(analyzer, tmp_path, monkeypatch):
+    """A client polling a running video job sees the timeline grow: each partial result
+    holds the whole seconds done so far, exactly as the final timeline has them."""
+    from emotionhub_facial_emotion import video_analysis
+
+    monkeypatch.setattr(video_analysis, "VIDEO_CHUNK_FRAMES", 4)
+    path = write_video(
+        tmp_path / "clip.mp4", [(photo("obama.jpg"), 3.0), (photo("coffee.jpg"), 2.0)], fps=10
+    )
+    partials: list[dict] = []
+    item = Item(
+        id="v",
+        kind="video",
+        mime="video/mp4",
+        path=path,
+        settings={"sample_every_s": 0.5},
+        report_partial=partials.append,
+    )
+    (outcome,) = run_batch(analyzer, [item])
+    final = outcome.result.payload["timeline"]
+    assert len(partials) == 3  # chunks of 4, 4 and 2 of the 10 samples
+    assert [p["frames_analyzed"] for p in partials] == [4, 8, 10]
+    done = [p["seconds_done"] for p in partials]
+    assert done == sorted(done) and done[0] >= 1
+    for partial in partials:
+        rows = partial["timeline"]
+        assert [row["second"] for row in rows] == list(range(partial["seconds_done"]))
+        assert rows == final[: len(rows)]
+    assert partials[0]["timeline"][0]["label"] == "happy"
