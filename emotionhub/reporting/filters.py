@@ -11,7 +11,12 @@ from django.utils import timezone
 
 from emotionhub.media.models import MediaKind
 from emotionhub.reporting.models import Brand
-from emotionhub.reporting.queries import GRANULARITIES, MAX_BUCKETS, ReportFilters
+from emotionhub.reporting.queries import (
+    GRANULARITIES,
+    MAX_BUCKETS,
+    ReportFilters,
+    first_data_date,
+)
 
 PARAMETERS = ("start", "end", "granularity", "analyzer", "kind", "source")
 DEFAULT_DAYS = 30
@@ -52,6 +57,12 @@ def parse(brand: Brand, params: Mapping[str, str], *, strict: bool = False) -> R
     if end < start:
         raise FilterError("invalid_range", "end must not be before start.", "end")
     granularity = params.get("granularity") or "day"
+    if not params.get("start"):
+        # The default range starts at the first data (within DEFAULT_DAYS), and two days
+        # or less are charted by the hour: a fresh install's results get bars of their own.
+        start = first_data_date(brand, start, end) or start
+        if not params.get("granularity") and (end - start).days < 2:
+            granularity = "hour"
     if granularity not in GRANULARITIES:
         raise FilterError(
             "invalid_granularity",

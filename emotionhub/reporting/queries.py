@@ -15,6 +15,7 @@ from django.db.models import Avg, Count, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
 
 from emotionhub.media.models import Media
+from emotionhub.reporting.emotions import common_emotion
 from emotionhub.reporting.models import Brand, ResultFact
 from emotionhub.social.models import Post
 
@@ -159,16 +160,77 @@ def timeseries(filters: ReportFilters) -> list[dict[str, Any]]:
 
 
 def emotions(filters: ReportFilters) -> list[dict[str, Any]]:
-    """Results per dominant emotion per bucket (faces' expressions, text emotions)."""
+    """Results per dominant emotion per bucket, in the common emotion set
+    (``reporting.emotions``): faces' expressions and texts' emotions on one scale."""
     rows = (
         scoped(filters)
         .exclude(emotion="")
         .annotate(bucket=_trunc(filters))
         .values("bucket", "emotion")
         .annotate(count=Count("pk"))
-        .order_by("bucket", "emotion")
     )
-    return [{"bucket": r["bucket"], "emotion": r["emotion"], "count": r["count"]} for r in rows]
+    merged: dict[tuple, int] = {}
+    for r in rows:
+        key = (r["bucket"], common_emotion(r["emotion"]))
+        merged[key] = merged.get(key, 0) + r["count"]
+    return [
+        {"bucket": bucket, "emotion": emotion, "count": count}
+        for (bucket, emotion), count in sorted(merged.items())
+    ]
+
+
+def emotion_breakdown(filters: ReportFilters) -> list[dict[str, Any]]:
+    """Totals per analyzer, media kind and the analyzer's own label, with the common label
+    each one is charted as: the per-modality view under the Emotions chart."""
+    rows = (
+        scoped(filters)
+        .exclude(emotion="")
+        .values("analyzer", "media_kind", "emotion")
+        .annotate(count=Count("pk"))
+        .order_by("analyzer", "media_kind", "-count", "emotion")
+    )
+    return [
+        {
+            "analyzer": r["analyzer"],
+            "kind": r["media_kind"],
+            "label": r["emotion"],
+            "emotion": common_emotion(r["emotion"]),
+            "count": r["count"],
+        }
+        for r in rows
+    ]
+
+
+def chart_analyzers(filters: ReportFilters) -> dict[str, list[str]]:
+    """Which analyzers' results feed the sentiment charts and the emotions chart."""
+    queryset = scoped(filters)
+    sentiment = queryset.filter(polarity__isnull=False).values_list("analyzer", flat=True)
+    emotion = queryset.exclude(emotion="").values_list("analyzer", flat=True)
+    return {
+        "sentiment": sorted(set(sentiment.distinct())),
+        "emotions": sorted(set(emotion.distinct())),
+    }
+
+
+def first_data_date(brand: Brand, since: dt.date, until: dt.date) -> dt.date | None:
+    """The day of the brand's oldest result between ``since`` and ``until`` (inclusive):
+    where a default date range starts, so a fresh install's data is not squeezed into the
+    last bars of an empty month."""
+    start_at = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
+    end_at = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    earliest = (
+        ResultFact.objects.filter(
+            brand_q(brand, start_at, end_at),
+            tenant_id=brand.tenant_id,
+            current=True,
+            occurred_at__gte=start_at,
+            occurred_at__lt=end_at,
+        )
+        .order_by("occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    return earliest.astimezone(dt.UTC).date() if earliest else None
 
 
 def by_source(filters: ReportFilters) -> list[dict[str, Any]]:
@@ -203,11 +265,13 @@ def top_posts(filters: ReportFilters, sign: int, limit: int = TOP_POSTS) -> list
     order = "-polarity" if sign > 0 else "polarity"
     queryset = scoped(filters)
     queryset = queryset.filter(polarity__gt=0) if sign > 0 else queryset.filter(polarity__lt=0)
-    facts = queryset.select_related("media", "post").order_by(order, "-occurred_at", "pk")[:limit]
+    facts = queryset.select_related("media", "post", "result").order_by(
+        order, "-occurred_at", "pk"
+    )[:limit]
     out = []
     for fact in facts:
         post, media = fact.post, fact.media
-        text = (post.text if post else "") or media.text
+        text = (post.text if post else "") or media.text or image_text(fact.result.payload)
         out.append(
             {
                 "result": str(fact.result_id),
@@ -224,6 +288,19 @@ def top_posts(filters: ReportFilters, sign: int, limit: int = TOP_POSTS) -> list
             }
         )
     return out
+
+
+def image_text(payload: Any) -> str:
+    """Text an image result read or was given: OCR text, else the caption (image_sentiment's
+    components), so an image without a post still shows what it says."""
+    if not isinstance(payload, dict):
+        return ""
+    found = {}
+    for component in payload.get("components") or []:
+        details = component.get("details") if isinstance(component, dict) else None
+        if isinstance(details, dict) and isinstance(details.get("text"), str):
+            found[component.get("name")] = details["text"].strip()
+    return found.get("ocr_text") or found.get("caption") or ""
 
 
 def report(filters: ReportFilters) -> dict[str, Any]:

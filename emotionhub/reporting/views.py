@@ -16,6 +16,7 @@ from emotionhub.accounts.access import membership_required, membership_tenant
 from emotionhub.audit import Action, record
 from emotionhub.media.models import MediaKind
 from emotionhub.reporting import alerts, csv_export, facts, queries
+from emotionhub.reporting.emotions import COMMON_EMOTIONS
 from emotionhub.reporting.filters import FilterError, parse
 from emotionhub.reporting.models import Brand, ResultFact
 
@@ -71,7 +72,9 @@ def dashboard(request: HttpRequest, pk) -> HttpResponse:
     )
     for row in data["top_positive"] + data["top_negative"]:
         if row["thumbnail"]:
-            row["thumbnail_url"] = reverse("reporting:media-image", args=[row["media"]])
+            row["thumbnail_url"] = (
+                reverse("reporting:media-image", args=[row["media"]]) + "?size=240"
+            )
     query = urlencode(filters.as_query())
     analyzers = (
         ResultFact.objects.filter(tenant=brand.tenant, current=True)
@@ -95,6 +98,9 @@ def dashboard(request: HttpRequest, pk) -> HttpResponse:
         "analyzers": list(analyzers),
         "kinds": MediaKind.choices,
         "granularities": queries.GRANULARITIES,
+        "emotion_breakdown": queries.emotion_breakdown(filters),
+        "chart_analyzers": queries.chart_analyzers(filters),
+        "common_emotions": COMMON_EMOTIONS,
     }
     return render(request, "reporting/dashboard.html", context)
 

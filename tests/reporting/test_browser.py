@@ -118,7 +118,8 @@ def test_dashboard_filter_changes_the_chart(page, live_server, tenant_a):
     make_result(image, "image_sentiment", image_sentiment_payload("negative", -0.7, True))
     log_in(page, live_server, "cx")
 
-    page.goto(f"{live_server.url}/reporting/brands/{brand.pk}/")
+    # By day (the default for data this fresh is by the hour: tests/first_hour).
+    page.goto(f"{live_server.url}/reporting/brands/{brand.pk}/?granularity=day")
     page.wait_for_function("window.dashboardCharts && window.dashboardCharts['chart-timeseries']")
 
     def today(dataset: int):
