@@ -51,3 +51,8 @@ def _schedule_periodic_tasks(sender: Celery, **_: object) -> None:
         sender.signature("emotionhub.jobs.tasks.reconcile_jobs", queue=QUEUE_DEFAULT),
         name="reconcile stuck jobs",
     )
+    sender.add_periodic_task(
+        settings.CELERY_BEAT_RECONCILE_SECONDS,
+        sender.signature("emotionhub.social.tasks.resume_imports", queue=QUEUE_INGEST),
+        name="resume imports whose worker died",
+    )

@@ -8,6 +8,7 @@ from emotionhub.audit.api import AuditEventViewSet
 from emotionhub.limits.views import UsageView
 from emotionhub.realtime.views import AnalyzeView, StreamTokenView
 from emotionhub.reporting.api import views as reporting_views
+from emotionhub.social.api import imports as social_imports
 from emotionhub.social.api import views as social_views
 
 router = DefaultRouter()
@@ -19,6 +20,7 @@ router.register("results", views.ResultViewSet, basename="result")
 router.register("analyzers", views.AnalyzerViewSet, basename="analyzer")
 router.register("sources", social_views.SourceViewSet, basename="source")
 router.register("posts", social_views.PostViewSet, basename="post")
+router.register("imports", social_imports.FeedbackImportViewSet, basename="import")
 router.register("brands", reporting_views.BrandViewSet, basename="brand")
 router.register("audit-events", AuditEventViewSet, basename="audit_event")
 

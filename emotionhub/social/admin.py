@@ -3,16 +3,25 @@ own PeriodicTask admin edits interval, crontab and enabled), and posts."""
 
 from django import forms
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
-from emotionhub.accounts.access import TenantScopedAdminMixin, is_operator
+from emotionhub.accounts.access import (
+    TenantScopedAdminMixin,
+    is_operator,
+    membership_tenant,
+    scope_queryset,
+)
+from emotionhub.accounts.models import Tenant
 from emotionhub.audit.admin_mixins import AuditedAdminMixin
-from emotionhub.social import schedules
+from emotionhub.core.errors import DomainError
+from emotionhub.social import imports, schedules
 from emotionhub.social.connectors import InvalidConfig, clean_config
-from emotionhub.social.models import Post, RunTrigger, Source, SourceRun
+from emotionhub.social.models import FeedbackImport, Post, RunTrigger, Source, SourceRun
 
 
 class SourceForm(forms.ModelForm):
@@ -168,3 +177,64 @@ class TenantPeriodicTaskAdmin(TenantScopedAdminMixin, PeriodicTaskAdmin):
 
     def has_add_permission(self, request) -> bool:
         return is_operator(request.user) and super().has_add_permission(request)
+
+
+class FeedbackImportUploadForm(forms.Form):
+    """The admin's upload: the same checks and path as ``POST /api/v1/imports``."""
+
+    file = forms.FileField(help_text="CSV with a header row, or JSON Lines (.jsonl).")
+    mapping = forms.JSONField(
+        help_text='Field -> column, e.g. {"text": "comment", "time": "submitted_at"}.'
+    )
+    source = forms.ModelChoiceField(
+        Source.objects.filter(kind="import"), required=False, help_text="Empty: a new source."
+    )
+    name = forms.CharField(required=False, max_length=200)
+    tenant = forms.ModelChoiceField(
+        Tenant.objects.all(), required=False, help_text="Operators: the tenant to import into."
+    )
+
+
+@admin.register(FeedbackImport)
+class FeedbackImportAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("original_name", "source", "status", "rows_read", "rows_created")
+    list_filter = ("status",)
+    readonly_fields = [f.name for f in FeedbackImport._meta.fields]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        user_tenant = membership_tenant(request.user)
+        form = FeedbackImportUploadForm(request.POST or None, request.FILES or None)
+        form.fields["source"].queryset = scope_queryset(
+            Source.objects.filter(kind="import"), request.user
+        )
+        form.fields["tenant"].queryset = scope_queryset(Tenant.objects.all(), request.user, "pk")
+        if request.method == "POST" and form.is_valid():
+            tenant = user_tenant or form.cleaned_data["tenant"]
+            if tenant is None:
+                form.add_error("tenant", "Choose the tenant to import into.")
+            else:
+                try:
+                    feedback = imports.create_import(
+                        tenant,
+                        form.cleaned_data["file"],
+                        form.cleaned_data["mapping"],
+                        source=form.cleaned_data["source"],
+                        name=form.cleaned_data["name"],
+                    )
+                except DomainError as exc:
+                    form.add_error(None, f"{exc.code}: {exc.message}")
+                else:
+                    self.message_user(request, f"Import queued: {feedback}")
+                    return redirect(
+                        reverse("admin:social_feedbackimport_change", args=[feedback.pk])
+                    )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import customer feedback",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/social/feedback_import_upload.html", context)

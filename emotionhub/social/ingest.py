@@ -250,6 +250,7 @@ def _create_post(
                 skipped_media=storable(refused),
                 media_role=item.media_role if uploads else "",
                 nsfw=item.nsfw,
+                attributes=storable(item.attributes),
             )
             if request.files or request.texts:
                 principal = Principal(source.tenant, frozenset({Scope.SUBMIT}))

@@ -5,6 +5,8 @@ source keeps the connector's cursor and the back-off state that decides whether 
 tick may fetch at all.
 """
 
+from __future__ import annotations
+
 import secrets
 import uuid
 
@@ -17,6 +19,11 @@ class SourceKind(models.TextChoices):
     REDDIT = "reddit", "Reddit subreddit"
     BLUESKY = "bluesky", "Bluesky search"
     WEBHOOK = "webhook", "Pushed by webhook"
+    IMPORT = "import", "Imported file (surveys, reviews, tickets)"
+
+
+# Kinds that are never fetched on a schedule: their posts are pushed or uploaded.
+UNFETCHED_KINDS = frozenset({SourceKind.WEBHOOK, SourceKind.IMPORT})
 
 
 def new_push_secret() -> str:
@@ -104,6 +111,8 @@ class Post(models.Model):
         help_text="preview: the images are the upstream's thumbnail of a link or a video.",
     )
     nsfw = models.BooleanField(default=False, help_text="The upstream marks it NSFW / 18+.")
+    # Imported feedback's other mapped columns: rating, channel, language.
+    attributes = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-ingested_at"]
@@ -126,6 +135,7 @@ class RunTrigger(models.TextChoices):
     SCHEDULE = "schedule"
     MANUAL = "manual"
     PUSH = "push"
+    IMPORT = "import"
 
 
 class SourceRun(models.Model):
@@ -174,3 +184,81 @@ class PushNonce(models.Model):
 
     def __str__(self) -> str:
         return self.nonce
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ImportFormat(models.TextChoices):
+    CSV = "csv"
+    JSONL = "jsonl", "JSON Lines"
+
+
+def import_upload_path(instance: FeedbackImport, filename: str) -> str:
+    return f"imports/{instance.tenant_id}/{instance.pk}.{instance.format}"
+
+
+class FeedbackImport(models.Model):
+    """One uploaded file of customer feedback, read in batches by the ``ingest`` worker.
+
+    ``rows_read`` is the checkpoint: a worker that dies resumes after the last finished
+    batch, and rows of the unfinished one are recognised by their external id (or row
+    hash) through the posts' unique constraint, so nothing is created twice.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="imports")
+    run = models.OneToOneField(
+        SourceRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="feedback_import"
+    )
+    file = models.FileField(upload_to=import_upload_path, max_length=300)
+    original_name = models.CharField(max_length=255, blank=True)
+    format = models.CharField(max_length=8, choices=ImportFormat.choices)
+    mapping = models.JSONField(help_text="Field -> column (CSV header or JSON key).")
+    size = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(
+        max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    rows_read = models.PositiveBigIntegerField(default=0)
+    rows_created = models.PositiveBigIntegerField(default=0)
+    rows_skipped = models.PositiveBigIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.original_name or self.pk} ({self.status})"
+
+
+class ImportSkip(models.Model):
+    """A row the import did not turn into a post, and why."""
+
+    feedback_import = models.ForeignKey(
+        FeedbackImport, on_delete=models.CASCADE, related_name="skips"
+    )
+    row = models.PositiveBigIntegerField(help_text="1-based data row (header excluded).")
+    code = models.CharField(max_length=64)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["row"]
+        constraints = [
+            models.UniqueConstraint(fields=["feedback_import", "row"], name="import_skip_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.code}"

@@ -22,7 +22,7 @@ from emotionhub.core.http import FetchError, RateLimited, SafeClient
 from emotionhub.social.cleaning import storable_text
 from emotionhub.social.connectors import InvalidConfig, clean_config, connector_for
 from emotionhub.social.ingest import IngestStats, Limits, analyzers_by_kind, ingest
-from emotionhub.social.models import RunStatus, RunTrigger, Source, SourceKind, SourceRun
+from emotionhub.social.models import UNFETCHED_KINDS, RunStatus, RunTrigger, Source, SourceRun
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def claim(source_id: str, now: datetime.datetime) -> bool:
     lease = datetime.timedelta(seconds=settings.EMOTIONHUB_SOCIAL_FETCH_LEASE_SECONDS)
     return bool(
         Source.objects.filter(pk=source_id, enabled=True)
-        .exclude(kind=SourceKind.WEBHOOK)
+        .exclude(kind__in=UNFETCHED_KINDS)
         .filter(Q(next_fetch_allowed_at__isnull=True) | Q(next_fetch_allowed_at__lte=now))
         .filter(Q(fetch_lease_until__isnull=True) | Q(fetch_lease_until__lt=now))
         .update(fetch_lease_until=now + lease)

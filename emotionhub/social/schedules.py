@@ -14,7 +14,7 @@ from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from emotionhub.celery import QUEUE_INGEST
-from emotionhub.social.models import Source, SourceKind
+from emotionhub.social.models import UNFETCHED_KINDS, Source
 
 FETCH_TASK = "emotionhub.social.tasks.fetch_source"
 PERIOD_SECONDS = {
@@ -34,7 +34,7 @@ def task_name(source: Source) -> str:
 def sync_schedule(source: Source, interval_seconds: int | None = None) -> PeriodicTask | None:
     """Create or update the source's beat entry; ``interval_seconds`` replaces its schedule."""
     task = source.periodic_task
-    if source.kind == SourceKind.WEBHOOK:
+    if source.kind in UNFETCHED_KINDS:
         if task is not None:
             task.delete()
         return None

@@ -12,7 +12,7 @@ from emotionhub.apibase.errors import ApiError
 from emotionhub.jobs.submissions import check_analyzer_options
 from emotionhub.social import schedules
 from emotionhub.social.connectors import InvalidConfig, clean_config
-from emotionhub.social.models import Post, Source, SourceKind, SourceRun
+from emotionhub.social.models import UNFETCHED_KINDS, Post, Source, SourceKind, SourceRun
 from emotionhub.social.summary import summarise
 
 MAX_INTERVAL_SECONDS = 7 * 86400
@@ -121,10 +121,8 @@ class SourceSerializer(serializers.ModelSerializer):
                 ) from None
         if "interval_seconds" in attrs:
             low = settings.EMOTIONHUB_SOCIAL_MIN_INTERVAL_SECONDS
-            if kind == SourceKind.WEBHOOK:
-                raise ApiError(
-                    "invalid_schedule", "Webhook sources are pushed, not scheduled.", status=400
-                )
+            if kind in UNFETCHED_KINDS:
+                raise ApiError("invalid_schedule", f"{kind} sources are not scheduled.", status=400)
             if not low <= attrs["interval_seconds"] <= MAX_INTERVAL_SECONDS:
                 raise ApiError(
                     "invalid_schedule",

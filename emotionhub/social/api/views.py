@@ -28,6 +28,7 @@ from emotionhub.social import push, schedules
 from emotionhub.social.api import serializers
 from emotionhub.social.deletion import delete_post
 from emotionhub.social.models import (
+    UNFETCHED_KINDS,
     Post,
     RunTrigger,
     Source,
@@ -122,8 +123,12 @@ class SourceViewSet(
         from emotionhub.social.tasks import fetch_source
 
         source = self.get_object()
-        if source.kind == SourceKind.WEBHOOK:
-            raise ApiError("not_fetchable", "Webhook sources are pushed, not fetched.", status=409)
+        if source.kind in UNFETCHED_KINDS:
+            raise ApiError(
+                "not_fetchable",
+                f"{source.kind} sources are pushed or uploaded, not fetched.",
+                status=409,
+            )
         if not source.enabled:
             raise ApiError("source_disabled", "This source is disabled.", status=409)
         if source.next_fetch_allowed_at and source.next_fetch_allowed_at > timezone.now():

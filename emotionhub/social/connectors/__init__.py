@@ -24,9 +24,9 @@ def clean_config(kind: str, config: object) -> dict:
     """The normalised config of a source of ``kind`` (pushed sources take no config)."""
     if not isinstance(config, dict):
         raise InvalidConfig("config must be a JSON object")
-    if kind == "webhook":
+    if kind in ("webhook", "import"):
         if config:
-            raise InvalidConfig("webhook sources take no config")
+            raise InvalidConfig(f"{kind} sources take no config")
         return {}
     if kind not in CONNECTORS:
         raise InvalidConfig(f"unknown source kind {kind!r}")

@@ -44,6 +44,8 @@ class IncomingPost:
     # card), not a picture the author posted; "" otherwise.
     media_role: str = ""
     nsfw: bool = False
+    # Imported feedback's mapped columns (rating, channel, language) and its row number.
+    attributes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
