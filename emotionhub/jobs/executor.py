@@ -21,6 +21,7 @@ from emotionhub.accounts.purpose import face_emotion_refusal
 from emotionhub.analyzers import registry
 from emotionhub.analyzers.contract import AnalyzerError, Item
 from emotionhub.analyzers.runner import run_batch
+from emotionhub.core.logs import job_context
 from emotionhub.jobs import lifecycle
 from emotionhub.jobs.models import AnalysisJob
 
@@ -34,7 +35,8 @@ def execute_jobs(job_ids: list[str], worker: str) -> None:
     for job in claimed:
         by_analyzer[job.analyzer].append(job)
     for name, jobs in by_analyzer.items():
-        _run_analyzer(name, jobs, worker)
+        with job_context(jobs):
+            _run_analyzer(name, jobs, worker)
 
 
 def _run_analyzer(name: str, jobs: list[AnalysisJob], worker: str) -> None:
@@ -70,20 +72,29 @@ def _run_analyzer(name: str, jobs: list[AnalysisJob], worker: str) -> None:
             lifecycle.record_failure(job, error)
     if not runnable:
         return
-    outcomes = run_batch(analyzer, [item for _, item in runnable])
+    with job_context(job for job, _ in runnable):
+        log.info("running %d job(s) of %s on %s", len(runnable), name, device)
+        outcomes = run_batch(analyzer, [item for _, item in runnable])
     for (job, _), outcome in zip(runnable, outcomes, strict=True):
-        if outcome.result is not None:
-            lifecycle.record_success(
-                job,
-                outcome.result,
-                model_version=spec.model_version,
-                weights_sha256=spec.weights_sha256,
-                device=device,
-                duration_ms=outcome.duration_ms,
-                batch_size=len(runnable),
-            )
-        else:
-            lifecycle.record_failure(job, outcome.error)
+        with job_context([job]):
+            _record(job, outcome, spec, device, len(runnable))
+
+
+def _record(job: AnalysisJob, outcome, spec, device: str, batch_size: int) -> None:
+    if outcome.result is not None:
+        log.info("job succeeded in %.0f ms", outcome.duration_ms)
+        lifecycle.record_success(
+            job,
+            outcome.result,
+            model_version=spec.model_version,
+            weights_sha256=spec.weights_sha256,
+            device=device,
+            duration_ms=outcome.duration_ms,
+            batch_size=batch_size,
+        )
+    else:
+        log.info("job failed: %s", outcome.error.code)
+        lifecycle.record_failure(job, outcome.error)
 
 
 def _refuse_prohibited_purposes(name: str, jobs: list[AnalysisJob]) -> list[AnalysisJob]:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from emotionhub.core.logs import logging_config
 from emotionhub.settings.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -347,10 +348,6 @@ EMOTIONHUB_STREAM_TOKEN_SECONDS = env_int("EMOTIONHUB_STREAM_TOKEN_SECONDS", 60)
 # Per-track smoothing of streamed emotions: exponential, with this time constant (s).
 EMOTIONHUB_STREAM_SMOOTHING_SECONDS = env_float("EMOTIONHUB_STREAM_SMOOTHING_SECONDS", 0.5)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# Text, or one JSON object per line (EMOTIONHUB_LOG_FORMAT=json); worker lines name their
+# job, submission and tenant either way (emotionhub/core/logs.py).
+LOGGING = logging_config(env_str("EMOTIONHUB_LOG_FORMAT", "plain"), env_str("LOG_LEVEL", "INFO"))
