@@ -98,3 +98,20 @@ def test_turned_occluded_and_frame_filling_faces(blazeface, photos, name: str) -
 )
 def test_no_faces_on_drawings_landscapes_and_objects(blazeface, photos, name: str) -> None:
     assert blazeface.detect([image_of(photos[name], photos)])[0] == []
+
+
+def test_turned_flag_on_posed_photos_of_known_angle(blazeface, mtcnn, photos) -> None:
+    from ml.detection.pose import is_turned, yaw_degrees
+
+    def face_of(name: str):
+        (face,) = blazeface.detect([image_of(photos[name], photos)])[0]
+        return face
+
+    for name in ("posed_surprise", "posed_happy"):  # 0 degrees
+        assert abs(yaw_degrees(face_of(name))) < 10 and is_turned(face_of(name)) is False
+    assert 5 < abs(yaw_degrees(face_of("posed_anger_15deg"))) < 25
+    assert is_turned(face_of("posed_anger_15deg")) is False
+    assert is_turned(face_of("posed_disgust_45deg")) is True
+    assert is_turned(face_of("shouting_soldier")) is True
+    (mtcnn_face,) = mtcnn.detect([image_of(photos["posed_happy"], photos)])[0]
+    assert yaw_degrees(mtcnn_face) is None and is_turned(mtcnn_face) is None

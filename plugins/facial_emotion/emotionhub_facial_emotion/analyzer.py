@@ -218,6 +218,8 @@ class FacialEmotionAnalyzer(Analyzer):
 
 
 def _face_payload(face, probs: np.ndarray, uncertain_below: float) -> dict:
+    from ml.detection.pose import is_turned
+
     best = int(np.argmax(probs))
     return {
         "box": [round(float(v), 1) for v in face.box],
@@ -231,4 +233,5 @@ def _face_payload(face, probs: np.ndarray, uncertain_below: float) -> dict:
         "label": CLASSES[best],
         "confidence": round(float(probs[best]), 4),
         "uncertain": bool(probs[best] < uncertain_below),
+        "turned": is_turned(face),
     }

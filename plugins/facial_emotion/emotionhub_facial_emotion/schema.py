@@ -73,6 +73,11 @@ IMAGE_RESULT_SCHEMA = {
                     "label": _label,
                     "confidence": _probability,
                     "uncertain": {"type": "boolean"},
+                    "turned": {
+                        "type": ["boolean", "null"],
+                        "description": "head turned 30 degrees or more (expression readings "
+                        "are less reliable); null when the detector gives no ear keypoints",
+                    },
                 },
             },
         },

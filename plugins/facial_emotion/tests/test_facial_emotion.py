@@ -50,6 +50,7 @@ def test_smiling_astronaut_is_one_happy_face(analyzer, detector, model):
     assert sum(face["emotions"].values()) == pytest.approx(1.0, abs=1e-3)
     assert list(face["emotions"]) == list(CLASSES)
     assert (face["landmarks"] is None) == (detector == "haar")
+    assert face["turned"] is (False if detector == "blazeface" else None)
     assert outcome.result.model_version.startswith(f"{model}:")
     assert len(outcome.result.weights_sha256) == 64
 
