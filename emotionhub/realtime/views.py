@@ -7,7 +7,6 @@ import time
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,7 +15,7 @@ from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from emotionhub.accounts.access import membership_tenant
+from emotionhub.accounts.access import membership_required, membership_tenant
 from emotionhub.accounts.principal import principal_for
 from emotionhub.accounts.purpose import face_emotion_refusal
 from emotionhub.apibase.errors import ApiError, reject_unknown_fields
@@ -196,7 +195,7 @@ def demo_page(request):
     """The webcam demo for signed-in tenant members (templates/realtime/demo.html)."""
     tenant = membership_tenant(request.user)
     if tenant is None:
-        raise PermissionDenied("The real-time demo needs a tenant membership.")
+        raise membership_required(request.user, "Real-time demo pages")
     # Shown at once, camera off; the stream itself refuses too (and says why).
     refusal = face_emotion_refusal(tenant.purpose, policy.DEFAULT_ANALYZERS)
     return render(request, "realtime/demo.html", {"tenant": tenant, "refusal": refusal})
