@@ -73,8 +73,10 @@ class BlazeFaceDetector:
     ``min_score`` is the face probability a detection must reach (MediaPipe uses 0.5);
     ``min_face_size`` (pixels, of the image downscaled to ``max_side`` when longer) is the
     smallest face large images are tiled for: smaller faces are only found when the whole
-    view happens to reach them. ``close_up=False``
-    drops the short-range pass (faster; faces over ~80% of the frame are then missed).
+    view happens to reach them. When that would take more than ``max_tiles`` tiles, the
+    tiles grow until it does not (the smallest face sought grows with them).
+    ``close_up=False`` drops the short-range pass (faster; faces over ~80% of the frame are
+    then missed).
     """
 
     name = "blazeface"
@@ -171,11 +173,14 @@ class BlazeFaceDetector:
             wanted *= side / self.max_side
         if smallest > wanted:
             tile = min(side, wanted * size / TILE_FACE)
-            overlap = min(smallest, tile / 2)
-            xs = _starts(width, tile, overlap)
-            ys = _starts(height, tile, overlap)
-            if len(xs) * len(ys) <= self.max_tiles:
-                regions += [(x, y, tile) for y in ys for x in xs]
+            while True:
+                overlap = min(smallest, tile / 2)
+                xs = _starts(width, tile, overlap)
+                ys = _starts(height, tile, overlap)
+                if len(xs) * len(ys) <= self.max_tiles or tile >= side:
+                    break
+                tile = min(side, tile * 1.25)  # too many tiles: look for larger faces
+            regions += [(x, y, tile) for y in ys for x in xs]
         return regions
 
     def _run(self, model: str, inputs: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:

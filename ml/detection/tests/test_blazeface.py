@@ -146,6 +146,14 @@ def test_very_large_image_is_bounded(blazeface, astronaut) -> None:
     assert iou(face.box, tuple(8 * v for v in ASTRONAUT_FACE)) > 0.5
 
 
+def test_tiny_min_face_size_still_tiles_within_max_tiles() -> None:
+    detector = BlazeFaceDetector(device="cpu", min_face_size=12, max_tiles=16)
+    regions = detector._regions(1200, 1600)
+    assert 2 < len(regions) <= 1 + 16  # the whole view, then at most 16 (larger) tiles
+    sides = {side for _, _, side in regions[1:]}
+    assert len(sides) == 1 and sides.pop() > 12 * 192 / 16
+
+
 def test_weighted_nms_blends_overlapping_candidates() -> None:
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=np.float64)
     scores = np.array([0.9, 0.6, 0.8])
