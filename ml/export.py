@@ -166,14 +166,23 @@ def calibrate_shipped(model: str, val: Path) -> dict[str, Any]:
     return {"model": model, "file": str(path), **report}
 
 
-def write_ensemble(members: list[str], out: Path, val: Path) -> dict[str, Any]:
-    """Write an ensemble file over shipped ``members`` and calibrate it on ``val``."""
-    spec = {
+def write_ensemble(
+    members: list[str], out: Path, val: Path, member_tta: list[bool] | None = None
+) -> dict[str, Any]:
+    """Write an ensemble file over shipped ``members`` and calibrate it on ``val``.
+
+    ``member_tta`` turns flip TTA off for some members (``None``: on for all).
+    """
+    spec: dict[str, Any] = {
         "format": ENSEMBLE_FORMAT,
         "members": members,
         "combine": "mean of members' calibrated log-probabilities, then / temperature",
         "temperature": 1.0,
     }
+    if member_tta is not None:
+        if len(member_tta) != len(members):
+            raise ValueError(f"--member-tta needs {len(members)} values, got {member_tta}")
+        spec["member_tta"] = member_tta
     out.write_text(json.dumps(spec, indent=2) + "\n")
     return calibrate_shipped(str(out), val)
 
@@ -196,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("ensemble", help="write and calibrate an ensemble of shipped models")
     e.add_argument("--members", default="emotion_cnn,mini_xception")
     e.add_argument("--out", type=Path, default=WEIGHTS_DIR / SHIPPED_MODELS["ensemble"])
+    e.add_argument(
+        "--member-tta",
+        default="",
+        help="comma-separated on/off per member for flip TTA (default: on for all)",
+    )
     e.add_argument("--val", type=Path, default=DEFAULT_DATA / "val.zip")
     e.add_argument("--threads", type=int, default=0)
     args = p.parse_args(argv)
@@ -204,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.task == "calibrate":
         summary = calibrate_shipped(args.model, args.val)
     elif args.task == "ensemble":
-        summary = write_ensemble(args.members.split(","), args.out, args.val)
+        tta = [v.strip() == "on" for v in args.member_tta.split(",")] if args.member_tta else None
+        summary = write_ensemble(args.members.split(","), args.out, args.val, tta)
     else:
         dtype = torch.float16 if args.dtype == "fp16" else torch.float32
         summary = export_fer(args.checkpoint, args.val, args.out, dtype, not args.no_calibrate)

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ml.classifiers import SHIPPED_MODELS, WEIGHTS_DIR, load_face_classifier
+from ml.classifiers import DEFAULT_MODEL, SHIPPED_MODELS, WEIGHTS_DIR, load_face_classifier
 from ml.data.fer import load_fer
 from ml.evaluate import evaluate_fer
 from ml.metrics import classification_report
@@ -47,12 +47,22 @@ def sample_accuracy(model: str, data: Path, size: int = SAMPLE_SIZE) -> dict[str
     return {"n": report["n"], "accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
 
 
+def _shown_path(val: Path) -> str:
+    """The data path as the repository documents it (``../shared/...``), wherever the
+    checkout is (a worktree sees the same files at another relative path)."""
+    parts = Path(os.path.abspath(val)).parts
+    if "shared" in parts:
+        return "../" + "/".join(parts[parts.index("shared") :])
+    return os.path.relpath(val, REPO_ROOT)
+
+
 def measure(val: Path, models: list[str]) -> dict[str, Any]:
     card: dict[str, Any] = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": f"python -m ml.model_card --val {os.path.relpath(val, REPO_ROOT)}",
+        "command": f"python -m ml.model_card --val {_shown_path(val)}",
         "split": "FER2013 PublicTest, used as the validation/selection split",
         "torch": torch.__version__,
+        "default_model": DEFAULT_MODEL,
         "models": {},
     }
     for model in models:
@@ -70,17 +80,23 @@ def render(card: dict[str, Any]) -> str:
     """Markdown tables of ``card`` for MODEL_CARD.md."""
     lines = [
         f"Measured {card['generated_at']} with `{card['command']}` (torch {card['torch']}); "
-        "all figures are on the **validation** split (flip TTA), which also selected the "
+        "all figures are on the **validation** split (flip TTA as each model is configured; "
+        "`ensemble_lite` flips only mini-Xception), which also selected the "
         "epoch and fitted the temperatures, so they are optimistic.",
         "",
-        "| model | accuracy | macro-F1 | NLL | ECE | temperature |",
-        "|---|---|---|---|---|---|",
+        f"Default model: `{card.get('default_model', DEFAULT_MODEL)}`.",
+        "",
+        "| model | accuracy | macro-F1 | recall disgust | recall fear | NLL | ECE | "
+        "temperature | precision |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, m in card["models"].items():
         v = m["validation"]
         lines.append(
-            f"| `{name}` | {v['accuracy']:.4f} | {v['macro_f1']:.4f} | {v['nll']:.3f} | "
-            f"{v['ece']:.3f} | {v['temperature']:.3f} |"
+            f"| `{name}` | {v['accuracy']:.4f} | {v['macro_f1']:.4f} | "
+            f"{v['per_class']['disgust']['recall']:.3f} | {v['per_class']['fear']['recall']:.3f} | "
+            f"{v['nll']:.3f} | {v['ece']:.3f} | {v['temperature']:.3f} | "
+            f"{v.get('precision', 'fp32')} |"
         )
     for name, m in card["models"].items():
         v = m["validation"]

@@ -14,7 +14,12 @@ SHIPPED_MODELS: dict[str, str] = {
     "emotion_cnn": "fer_emotion_cnn.pt",
     "mini_xception": "mini_xception_fer.pt",
     "ensemble": "fer_ensemble.json",
+    "ensemble_lite": "fer_ensemble_lite.json",
 }
+#: The model used when none is named (analyzer setting, ``ml.evaluate``): the most
+#: accurate on validation whose classifier stage costs at most 5 ms per face on one CPU
+#: thread (``bench/classifier_latency.py``); the choice and figures are in MODEL_CARD.md.
+DEFAULT_MODEL = "ensemble_lite"
 
 
 def resolve_model(name_or_path: str | Path) -> Path:

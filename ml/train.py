@@ -28,7 +28,9 @@ import torch
 import torch.nn.functional as F
 
 from ml.data.fer import FER_CLASSES, load_fer_cached
+from ml.distill import soft_cross_entropy, soft_targets, teacher_log_probs
 from ml.metrics import classification_report
+from ml.mixing import mix_batch
 from ml.models.emotion_cnn import (
     ArchConfig,
     EmotionCNN,
@@ -63,13 +65,18 @@ def augment(
     ``x`` is a float batch in [0, 1], shape ``[B, 1, H, W]``.
     """
     b, _, h, _ = x.shape
+    dev = gen.device  # CPU generator: numbers as before; a CUDA one keeps it all on-device
 
     def u(lo: float, hi: float) -> torch.Tensor:
-        return torch.rand(b, generator=gen) * (hi - lo) + lo
+        return torch.rand(b, generator=gen, device=dev) * (hi - lo) + lo
 
     ang = u(-rotate_deg, rotate_deg) * math.pi / 180
     zoom = u(1 - scale, 1 + scale)
-    sign = torch.where(torch.rand(b, generator=gen) < 0.5, -1.0, 1.0) if flip else torch.ones(b)
+    sign = (
+        torch.where(torch.rand(b, generator=gen, device=dev) < 0.5, -1.0, 1.0)
+        if flip
+        else torch.ones(b, device=dev)
+    )
     crop = out_size / h  # output window covers this fraction of the input
     tx = u(-1, 1) * 2 * shift_px / h
     ty = u(-1, 1) * 2 * shift_px / h
@@ -78,7 +85,7 @@ def augment(
         [torch.stack([sign * cos, -sin, tx], 1), torch.stack([sign * sin, cos, ty], 1)], 1
     )
     grid = F.affine_grid(theta, [b, 1, out_size, out_size], align_corners=False)
-    out = F.grid_sample(x, grid.to(x.device), mode="bilinear", align_corners=False)
+    out = F.grid_sample(x, grid.to(x.device, x.dtype), mode="bilinear", align_corners=False)
     if jitter > 0:
         contrast = u(1 - jitter, 1 + jitter).view(b, 1, 1, 1).to(x.device)
         bright = u(-jitter / 2, jitter / 2).view(b, 1, 1, 1).to(x.device)
@@ -97,16 +104,21 @@ def random_erase(
     if p <= 0:
         return x
     b, _, h, w = x.shape
-    a = (torch.rand(b, generator=gen) * (area[1] - area[0]) + area[0]) * h * w
-    logr = torch.rand(b, generator=gen) * (math.log(3.3) - math.log(0.3)) + math.log(0.3)
+    dev = gen.device
+
+    def rand() -> torch.Tensor:
+        return torch.rand(b, generator=gen, device=dev)
+
+    a = (rand() * (area[1] - area[0]) + area[0]) * h * w
+    logr = rand() * (math.log(3.3) - math.log(0.3)) + math.log(0.3)
     r = torch.exp(logr)
     eh = torch.sqrt(a * r).clamp(1, h).long()
     ew = torch.sqrt(a / r).clamp(1, w).long()
-    top = (torch.rand(b, generator=gen) * (h - eh + 1)).long()
-    left = (torch.rand(b, generator=gen) * (w - ew + 1)).long()
-    on = torch.rand(b, generator=gen) < p
-    ys = torch.arange(h).view(1, h, 1)
-    xs = torch.arange(w).view(1, 1, w)
+    top = (rand() * (h - eh + 1)).long()
+    left = (rand() * (w - ew + 1)).long()
+    on = rand() < p
+    ys = torch.arange(h, device=dev).view(1, h, 1)
+    xs = torch.arange(w, device=dev).view(1, 1, w)
     mask = (
         (ys >= top.view(b, 1, 1))
         & (ys < (top + eh).view(b, 1, 1))
@@ -178,6 +190,40 @@ class ThreadTuner:
         return None
 
 
+#: Named sets of defaults (``--preset``); flags given explicitly still win.
+PRESETS: dict[str, dict[str, Any]] = {
+    # One modern GPU: the whole uint8 training set lives on the device and is augmented
+    # there (no host round trip per batch), bf16/fp16 autocast, channels-last. A wider
+    # network and a longer schedule than the CPU runs, still minutes of GPU time.
+    "gpu": {
+        "device": "cuda",
+        "data_on_device": True,
+        "amp": True,
+        "widths": "64,128,256,512",
+        "hidden": 512,
+        "batch_size": 256,
+        "lr": 0.1,
+        "epochs": 100,
+        "ema": 0.999,
+        "mixup": 0.2,
+        "cutmix": 1.0,
+        "mix_prob": 0.5,
+        "log_every": 0,
+    },
+    # This project's 2 shared CPU cores: continue from shipped weights (pass --init-from),
+    # one thread, EMA of the weights and soft labels from the shipped ensemble.
+    "cpu": {
+        "threads": "1",
+        "lr": 0.01,
+        "schedule": "cosine",
+        "ema": 0.998,
+        "distill": "ensemble",
+        "distill_weight": 0.5,
+        "distill_temp": 2.0,
+    },
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """CLI definition (kept separate so tests and docs can introspect it)."""
     p = argparse.ArgumentParser(prog="python -m ml.train", description=__doc__.split("\n")[0])
@@ -191,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("var/train"),
         help="where decoded .npz copies of the zips are kept ('' = no cache)",
+    )
+    f.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="a named set of defaults (see ml.train.PRESETS); explicit flags override it",
     )
     f.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     f.add_argument(
@@ -238,10 +290,58 @@ def build_parser() -> argparse.ArgumentParser:
         "by measured speed (see ThreadTuner)",
     )
     f.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    f.add_argument(
+        "--data-on-device",
+        action="store_true",
+        help="keep the uint8 training set on --device and augment there (GPU preset)",
+    )
+    f.add_argument(
+        "--amp",
+        action="store_true",
+        help="autocast (bf16, or fp16 with loss scaling on GPUs without bf16); on by "
+        "default on CUDA",
+    )
+    f.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="decay of an exponential moving average of the weights, updated every step "
+        "(0 = off); the EMA and raw weights are both validated and the better is kept",
+    )
+    f.add_argument("--mixup", type=float, default=0.0, help="mixup Beta alpha (0 = off)")
+    f.add_argument("--cutmix", type=float, default=0.0, help="CutMix Beta alpha (0 = off)")
+    f.add_argument("--mix-prob", type=float, default=1.0, help="share of batches mixed")
+    f.add_argument(
+        "--distill",
+        default="",
+        help="teacher for soft labels: a shipped model name (e.g. ensemble) or file",
+    )
+    f.add_argument("--distill-weight", type=float, default=0.5, help="teacher's target share")
+    f.add_argument("--distill-temp", type=float, default=2.0, help="softening of teacher")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--limit", type=int, default=0, help="use only N train/val images (smoke)")
+    f.add_argument(
+        "--stop-after",
+        type=int,
+        default=0,
+        help="end this invocation after epoch N (the schedule stays that of --epochs; "
+        "continue with --resume)",
+    )
     f.add_argument("--log-every", type=int, default=50, help="progress line every N steps")
     return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse with ``--preset`` applied as defaults, so explicit flags override it."""
+    parser = build_parser()
+    first, _ = parser.parse_known_args(argv)
+    preset = getattr(first, "preset", None)
+    if preset:
+        sub = parser._subparsers._group_actions[0].choices[first.task]  # type: ignore[union-attr]
+        sub.set_defaults(**PRESETS[preset])
+    args = parser.parse_args(argv)
+    args.command_argv = list(sys.argv[1:] if argv is None else argv)
+    return args
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
@@ -352,7 +452,16 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
     if cuda:
         amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         torch.backends.cudnn.benchmark = True
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    elif args.amp:
+        amp_dtype = torch.bfloat16
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda and amp_dtype == torch.float16)
+    ema = (
+        torch.optim.swa_utils.AveragedModel(
+            net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema), use_buffers=True
+        )
+        if args.ema > 0
+        else None
+    )
 
     start_epoch, best_acc, history, gstep, elapsed = 0, -1.0, [], 0, 0.0
     last_path, best_path = out / "last.pt", out / "best.pt"
@@ -366,6 +475,8 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
         if state["epochs"] != args.epochs:
             raise SystemExit(f"--resume: run was started with --epochs {state['epochs']}")
         net.load_state_dict(state["model"])
+        if ema is not None and "ema" in state:
+            ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         start_epoch, best_acc, history = state["epoch"], state["best_acc"], state["history"]
@@ -374,10 +485,46 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
     elif args.resume:
         log(f"--resume: {last_path} not found, starting from scratch")
 
-    xtr_t = torch.from_numpy(xtr)
-    ytr_t = torch.from_numpy(ytr)
+    teacher = None
+    if args.distill:
+        t_teach = time.perf_counter()
+        teacher = torch.from_numpy(
+            teacher_log_probs(
+                args.distill,
+                xtr,
+                Path(cache) / f"teacher_{Path(str(args.distill)).stem}_{len(xtr)}.npz"
+                if cache
+                else None,
+            )
+        )
+        agree = float((teacher.argmax(1).numpy() == ytr).mean())
+        log(
+            f"teacher {args.distill}: train agreement {agree:.4f} "
+            f"({time.perf_counter() - t_teach:.1f}s)"
+        )
+    data_dev = device if args.data_on_device else torch.device("cpu")
+    xtr_t = torch.from_numpy(xtr).to(data_dev)
+    ytr_t = torch.from_numpy(ytr).to(data_dev)
+    if teacher is not None:
+        teacher = teacher.to(data_dev)
+    soft = teacher is not None or args.mixup > 0 or args.cutmix > 0
     crit = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
-    run_meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    run_meta = {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in vars(args).items()
+        if k != "command_argv"
+    }
+    # What was run, for the progress record a later session (without var/) reads.
+    (out / "run.json").write_text(
+        json.dumps(
+            {
+                "argv": getattr(args, "command_argv", sys.argv[1:]),
+                "args": run_meta,
+                "torch": torch.__version__,
+            }
+        )
+        + "\n"
+    )
 
     def progress() -> float:
         p = gstep / total
@@ -387,13 +534,13 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
 
     t_run = time.perf_counter()
     for epoch in range(start_epoch, args.epochs):
-        if progress() >= 1:
+        if progress() >= 1 or (args.stop_after and epoch >= args.stop_after):
             break
-        t_ep = time.perf_counter()
+        t_ep, cpu_ep = time.perf_counter(), time.process_time()
         # Per-epoch seeds make a resumed run identical to an uninterrupted one.
         torch.manual_seed(args.seed * 100_003 + epoch)
-        gen = torch.Generator().manual_seed(args.seed * 1_000_003 + epoch)
-        perm = torch.randperm(len(xtr_t), generator=gen)
+        gen = torch.Generator(device=data_dev).manual_seed(args.seed * 1_000_003 + epoch)
+        perm = torch.randperm(len(xtr_t), generator=gen, device=data_dev)
         net.train()
         loss_sum, correct, seen = 0.0, 0, 0
         for step in range(steps_per_epoch):
@@ -416,16 +563,35 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
                 x, gen, args.input_size, args.rotate, args.zoom, args.shift, jitter=args.jitter
             )
             x = random_erase((x - mean) / std, gen, args.erase_p)
+            y = ytr_t[idx]
+            target = None
+            if soft:
+                target = soft_targets(
+                    y,
+                    len(FER_CLASSES),
+                    args.label_smoothing,
+                    teacher[idx] if teacher is not None else None,
+                    args.distill_weight,
+                    args.distill_temp,
+                )
+                x, target = mix_batch(x, target, gen, args.mixup, args.cutmix, args.mix_prob)
+                target = target.to(device, non_blocking=True)
             x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            y = ytr_t[idx].to(device, non_blocking=True)
-            ctx = torch.autocast("cuda", dtype=amp_dtype) if amp_dtype else nullcontext()
+            y = y.to(device, non_blocking=True)
+            ctx = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
             with ctx:
                 logits = net(x)
-                loss = crit(logits.float(), y)
+                loss = (
+                    soft_cross_entropy(logits, target)
+                    if target is not None
+                    else crit(logits.float(), y)
+                )
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
+            if ema is not None:
+                ema.update_parameters(net)
             if tuner is not None:
                 msg = tuner.record(gstep, torch.get_num_threads(), time.perf_counter() - t_step)
                 if msg:
@@ -445,12 +611,18 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
         train_time = time.perf_counter() - t_ep
 
         t_ev = time.perf_counter()
-        plain, flipped = predict_logits(net, xva, mean, std, args.input_size, device)
         yv = torch.from_numpy(yva)
+        candidates = {"raw": net} if ema is None else {"raw": net, "ema": ema.module}
+        scored = {}
+        for kind, model in candidates.items():
+            plain, flipped = predict_logits(model, xva, mean, std, args.input_size, device)
+            pred = ((plain + flipped) / 2).argmax(1).numpy()
+            scored[kind] = (plain, classification_report(yva, pred, FER_CLASSES))
+        # Select on flip-TTA validation accuracy; ties keep the raw weights.
+        chosen = max(scored, key=lambda k: (scored[k][1]["accuracy"], k == "raw"))
+        plain, rep = scored[chosen]
         val_loss = float(F.cross_entropy(plain, yv))
         acc_plain = float((plain.argmax(1) == yv).float().mean())
-        pred = ((plain + flipped) / 2).argmax(1).numpy()
-        rep = classification_report(yva, pred, FER_CLASSES)
         eval_time = time.perf_counter() - t_ev
         rec = {
             "epoch": epoch + 1,
@@ -460,9 +632,12 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
             "val_acc_noflip": acc_plain,
             "val_acc": rep["accuracy"],
             "val_macro_f1": rep["macro_f1"],
+            "weights": chosen,
+            **{f"val_acc_{k}": v[1]["accuracy"] for k, v in scored.items() if ema is not None},
             "lr": opt.param_groups[0]["lr"],
             "train_time_s": round(train_time, 1),
             "eval_time_s": round(eval_time, 1),
+            "cpu_s": round(time.process_time() - cpu_ep, 3),
             "progress": round(progress(), 4),
             "threads": torch.get_num_threads(),
         }
@@ -472,7 +647,13 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
             f"epoch {epoch + 1}/{args.epochs} train_loss {rec['train_loss']:.4f} "
             f"train_acc {rec['train_acc']:.4f} val_loss {val_loss:.4f} "
             f"val_acc {rep['accuracy']:.4f} (noflip {acc_plain:.4f}) "
-            f"val_macro_f1 {rep['macro_f1']:.4f} lr {rec['lr']:.4g} "
+            f"val_macro_f1 {rep['macro_f1']:.4f} "
+            + (
+                f"(raw {scored['raw'][1]['accuracy']:.4f} ema {scored['ema'][1]['accuracy']:.4f}) "
+                if ema is not None
+                else ""
+            )
+            + f"lr {rec['lr']:.4g} "
             f"epoch_time {train_time:.0f}s eval {eval_time:.0f}s" + ("  *best*" * improved)
         )
         if improved:
@@ -487,6 +668,7 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
                     "train_data": "FER2013 Training (train.zip, 28,709 images)",
                     "selection_data": "FER2013 PublicTest (val.zip) - validation, not test",
                     "epoch": epoch + 1,
+                    "weights": "exponential moving average" if chosen == "ema" else "raw",
                     "val_accuracy_flip_tta": rep["accuracy"],
                     "val_accuracy_noflip": acc_plain,
                     "val_macro_f1_flip_tta": rep["macro_f1"],
@@ -496,10 +678,11 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
                     "torch": torch.__version__,
                 },
             )
-            _atomic_save(make_checkpoint(net, info), best_path)
+            _atomic_save(make_checkpoint(candidates[chosen], info), best_path)
         _atomic_save(
             {
                 "model": net.state_dict(),
+                **({"ema": ema.state_dict()} if ema is not None else {}),
                 "optimizer": opt.state_dict(),
                 "step": gstep,
                 "elapsed_s": elapsed + time.perf_counter() - t_run,
@@ -525,7 +708,7 @@ def _arch_dict(cfg: ArchConfig) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for ``python -m ml.train``."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     if args.task == "fer":
         train_fer(args)
     return 0

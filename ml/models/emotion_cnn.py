@@ -171,12 +171,13 @@ class EmotionModel(nn.Module):
         """Logits of preprocessed input; with ``tta`` averaged with the mirrored face.
 
         Faces are (roughly) left-right symmetric and training used random flips, so
-        averaging the two views is a free ~0.5-1 point accuracy gain at 2x compute.
+        averaging the two views is a free ~0.5-1 point accuracy gain at 2x compute. Both
+        views go through one forward pass (half the per-call overhead for one face).
         """
-        out = self.net(x)
-        if tta:
-            out = (out + self.net(torch.flip(x, dims=[-1]))) / 2
-        return out
+        if not tta:
+            return self.net(x)
+        out = self.net(torch.cat([x, torch.flip(x, dims=[-1])]))
+        return (out[: len(x)] + out[len(x) :]) / 2
 
     @torch.no_grad()
     def predict_proba(

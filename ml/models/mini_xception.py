@@ -208,11 +208,14 @@ class MiniXception(nn.Module):
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor, tta: bool = True) -> torch.Tensor:
-        """Logits of preprocessed input; with ``tta`` averaged with the mirrored face."""
-        out = self(x)
-        if tta:
-            out = (out + self(torch.flip(x, dims=[-1]))) / 2
-        return out
+        """Logits of preprocessed input; with ``tta`` averaged with the mirrored face.
+
+        Both views go through one forward pass (half the per-call overhead for one face).
+        """
+        if not tta:
+            return self(x)
+        out = self(torch.cat([x, torch.flip(x, dims=[-1])]))
+        return (out[: len(x)] + out[len(x) :]) / 2
 
 
 # --------------------------------------------------------------------------- Keras import

@@ -30,6 +30,7 @@ from ml.detection import (  # noqa: E402
     load_image,
     make_detector,
 )
+from ml.detection.align import FER_EYE_TO_MOUTH, FER_EYE_Y  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "examples"
 #: Eileen Collins' face in astronaut.jpg, checked by eye: cheek to cheek, hairline to chin.
@@ -243,6 +244,25 @@ def test_huge_image_is_downscaled_for_detection(
     crop = align_face(huge, faces[0]).astype(int)
     reference = align_face(astronaut, astronaut_face).astype(int)
     assert np.abs(crop - reference).mean() < 12
+
+
+def test_landmark_crop_has_fer2013_framing(astronaut_face: Face) -> None:
+    # Eyes level and centred at FER2013's height, mouth at FER2013's distance below them;
+    # a margin widens the framing about the crop centre.
+    for size, margin in ((48, 0.0), (160, 0.25)):
+        matrix = alignment_matrix(astronaut_face, output_size=size, margin=margin)
+        pts = np.array([matrix @ np.array([*p, 1.0]) for p in astronaut_face.landmarks])
+        eye, mouth = pts[:2].mean(0), pts[3:].mean(0)
+        zoom = 1 + 2 * margin
+        half = (size - 1) / 2
+        assert eye[0] == pytest.approx(half, abs=1e-6)
+        assert eye[1] == pytest.approx(half + (FER_EYE_Y - 0.5) * size / zoom, abs=1e-6)
+        assert np.hypot(*(mouth - eye)) == pytest.approx(FER_EYE_TO_MOUTH * size / zoom, rel=1e-6)
+    # Without landmarks the face box is the crop (Haar).
+    boxed = Face(box=astronaut_face.box, score=1.0, landmarks=None)
+    matrix = alignment_matrix(boxed, output_size=48)
+    x1, y1, x2, y2 = astronaut_face.box
+    assert matrix @ np.array([(x1 + x2) / 2, (y1 + y2) / 2, 1.0]) == pytest.approx([23.5, 23.5])
 
 
 def test_align_face_shapes_and_borders(

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ml.data.fer import FER_CLASSES
+from ml.shipped import DEFAULT_MODEL as SHIPPED_DEFAULT
 from ml.shipped import SHIPPED_MODELS
 
 if TYPE_CHECKING:
@@ -24,9 +25,9 @@ DEFAULT_DETECTOR = "blazeface"
 #: (true faces here score 0.6-0.97), Haar reports 1.0 for every face.
 MIN_FACE_SCORE = {"blazeface": 0.5, "mtcnn": 0.9, "haar": 0.9}
 MODELS = tuple(SHIPPED_MODELS)
-# The baseline stays the default until our own network beats it on FER2013 validation
-# (see ml/weights/*.md); "model": "emotion_cnn" selects ours.
-DEFAULT_MODEL = "mini_xception"
+# The most accurate shipped model within the 5 ms/face classifier budget (one CPU thread),
+# chosen in ml.shipped and documented in ml/weights/MODEL_CARD.md.
+DEFAULT_MODEL = SHIPPED_DEFAULT
 
 _box = {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
 _point = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}

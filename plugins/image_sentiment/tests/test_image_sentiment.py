@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from emotionhub_facial_emotion.analyzer import DEFAULT_MODEL as FACE_DEFAULT
 from emotionhub_image_sentiment.analyzer import ImageSentimentAnalyzer
 from emotionhub_image_sentiment.schema import RESULT_SCHEMA, SETTINGS_SCHEMA
 
@@ -58,7 +59,7 @@ def test_settings_are_validated_against_the_schema():
         {"unknown": 1},
     ):
         assert validate_settings(ImageSentimentAnalyzer, bad), bad
-    assert SETTINGS_SCHEMA["properties"]["face_model"]["default"] == "mini_xception"
+    assert SETTINGS_SCHEMA["properties"]["face_model"]["default"] == FACE_DEFAULT
 
 
 @pytest.mark.parametrize(
@@ -214,7 +215,7 @@ def test_mixed_batch_keeps_order_and_scores_all_texts_in_one_model_call(
 def test_result_names_every_model_it_used(analyzer):
     (outcome,) = run_batch(analyzer, [item(SMILE, POSITIVE_CAPTION)])
     version = outcome.result.model_version
-    assert version.startswith("fusion/1|mini_xception:")
+    assert version.startswith(f"fusion/1|{FACE_DEFAULT}:")
     assert "|text:" in version and "|tesseract " in version
     assert len(version) <= MODEL_VERSION_MAX  # what AnalysisResult.model_version holds
     assert len(outcome.result.weights_sha256) == 64
