@@ -59,7 +59,9 @@ def test_a_portrait_answers_the_stored_payload_with_timing_and_stores_nothing(al
     (entry,) = body["results"]
     assert entry["analyzer"] == "facial_emotion" and entry["error"] is None
     assert entry["device"] == "cpu"
-    assert entry["model_version"].startswith("mini_xception:")
+    from ml.classifiers import DEFAULT_MODEL
+
+    assert entry["model_version"].startswith(f"{DEFAULT_MODEL}:")
     assert len(entry["weights_sha256"]) == 64
     assert entry["batch_size"] >= 1
     payload = entry["payload"]
