@@ -60,8 +60,8 @@ def alignment_matrix(
 ) -> np.ndarray:
     """The 2x3 affine map from image pixels to aligned-crop pixels that :func:`align_face` uses.
 
-    With eye and mouth landmarks (MTCNN, BlazeFace) it is FER2013's framing: eyes levelled, the eye midpoint
-    centred horizontally at :data:`FER_EYE_Y` of the height, the mouth
+    With eye and mouth landmarks (MTCNN, BlazeFace) it is FER2013's framing: eyes levelled,
+    the eye midpoint centred horizontally at :data:`FER_EYE_Y` of the height, the mouth
     :data:`FER_EYE_TO_MOUTH` of the side below it (eye-to-mouth rather than the eye
     distance sets the scale, so a turned head keeps its size). Without landmarks (Haar) it
     scales a square of side ``max(box w, box h)`` around the box centre. ``margin`` widens
