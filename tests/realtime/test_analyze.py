@@ -59,7 +59,7 @@ def test_a_portrait_answers_the_stored_payload_with_timing_and_stores_nothing(al
     (entry,) = body["results"]
     assert entry["analyzer"] == "facial_emotion" and entry["error"] is None
     assert entry["device"] == "cpu"
-    from ml.classifiers import DEFAULT_MODEL
+    from ml.shipped import DEFAULT_MODEL
 
     assert entry["model_version"].startswith(f"{DEFAULT_MODEL}:")
     assert len(entry["weights_sha256"]) == 64

@@ -108,7 +108,7 @@ def test_a_moving_face_keeps_its_track_id_and_gets_smoothed_emotions(alice):
     assert all(len(a["faces"]) == 1 for a in answers) and len(track_ids) == 1
     boxes = [a["faces"][0]["box"][0] for a in answers]
     assert boxes == sorted(boxes) and boxes[-1] - boxes[0] > 15  # it did move
-    from ml.classifiers import DEFAULT_MODEL
+    from ml.shipped import DEFAULT_MODEL
 
     for answer in answers:
         face = answer["faces"][0]
