@@ -30,7 +30,7 @@ from ml.detection import (  # noqa: E402
     load_image,
     make_detector,
 )
-from ml.detection.align import FER_EYE_TO_MOUTH, FER_EYE_Y  # noqa: E402
+from ml.detection.align import FER_EYE_TO_MOUTH, FER_EYE_Y, FER_TEMPLATES  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "examples"
 #: Eileen Collins' face in astronaut.jpg, checked by eye: cheek to cheek, hairline to chin.
@@ -258,6 +258,19 @@ def test_landmark_crop_has_fer2013_framing(astronaut_face: Face) -> None:
         assert eye[0] == pytest.approx(half, abs=1e-6)
         assert eye[1] == pytest.approx(half + (FER_EYE_Y - 0.5) * size / zoom, abs=1e-6)
         assert np.hypot(*(mouth - eye)) == pytest.approx(FER_EYE_TO_MOUTH * size / zoom, rel=1e-6)
+    # BlazeFace's six points (mouth centre at index 3) use their own measured template.
+    (lx, ly), (rx, ry), nose, mouth_l, mouth_r = astronaut_face.landmarks
+    mouth = ((mouth_l[0] + mouth_r[0]) / 2, (mouth_l[1] + mouth_r[1]) / 2)
+    six = Face(
+        box=astronaut_face.box,
+        score=1.0,
+        landmarks=((lx, ly), (rx, ry), nose, mouth, (lx - 20, ly), (rx + 20, ry)),
+    )
+    eye_y, eye_to_mouth = FER_TEMPLATES[6]
+    matrix = alignment_matrix(six, output_size=48)
+    pts = np.array([matrix @ np.array([*p, 1.0]) for p in six.landmarks])
+    assert pts[:2].mean(0)[1] == pytest.approx(23.5 + (eye_y - 0.5) * 48, abs=1e-6)
+    assert np.hypot(*(pts[3] - pts[:2].mean(0))) == pytest.approx(eye_to_mouth * 48, rel=1e-6)
     # Without landmarks the face box is the crop (Haar).
     boxed = Face(box=astronaut_face.box, score=1.0, landmarks=None)
     matrix = alignment_matrix(boxed, output_size=48)
