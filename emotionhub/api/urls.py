@@ -1,5 +1,5 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from emotionhub.api import views
@@ -30,7 +30,9 @@ urlpatterns = [
     path("analyze", AnalyzeView.as_view(), name="analyze"),
     path("stream-tokens", StreamTokenView.as_view(), name="stream-tokens"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script, so
+    # the Content-Security-Policy can forbid inline scripts.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("sources/<uuid:pk>/push", social_views.PushView.as_view(), name="source-push"),
     path("", include(router.urls)),
 ]

@@ -32,3 +32,11 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# `collectstatic` (docker-compose's web command) writes the files and gzip/brotli copies;
+# WhiteNoise serves them from the web process. Not the manifest (hashed names) storage:
+# its post-processing fails collectstatic on Chart.js's missing source map.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = False
