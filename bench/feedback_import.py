@@ -75,7 +75,7 @@ def peak_rss_mib() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=200)
     args = parser.parse_args()
 
     testenv = _testenv()

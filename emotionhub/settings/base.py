@@ -338,7 +338,7 @@ EMOTIONHUB_PUSH_MAX_POSTS = env_int("EMOTIONHUB_PUSH_MAX_POSTS", 50)
 # Feedback imports (POST /api/v1/imports): file size, rows per batch (one checkpoint each),
 # and the lease a worker holds while reading; an import whose lease ran out is resumed.
 EMOTIONHUB_IMPORT_MAX_BYTES = env_int("EMOTIONHUB_IMPORT_MAX_BYTES", 1024 * 1024 * 1024)
-EMOTIONHUB_IMPORT_BATCH_ROWS = env_int("EMOTIONHUB_IMPORT_BATCH_ROWS", 500)
+EMOTIONHUB_IMPORT_BATCH_ROWS = env_int("EMOTIONHUB_IMPORT_BATCH_ROWS", 200)
 EMOTIONHUB_IMPORT_LEASE_SECONDS = env_int("EMOTIONHUB_IMPORT_LEASE_SECONDS", 300)
 
 # --- Real-time analysis (emotionhub/realtime, docs/architecture.md) -------------------------

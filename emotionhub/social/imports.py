@@ -4,11 +4,13 @@
 anything is written, then stores the file, the import and its run, and queues
 :func:`process_import` on the ``ingest`` queue. The worker streams the rows in batches of
 ``EMOTIONHUB_IMPORT_BATCH_ROWS``; each batch goes through :func:`social.ingest.ingest`,
-the path every fetched post takes (one transaction per post, the submission path, image
-URLs fetched under the address policy), and ends with a checkpoint (``rows_read``) and the
-counters. A worker that dies leaves its lease to expire; the task (redelivered, or sent
-again by :func:`resume_stalled` from beat) re-reads from the checkpoint, and rows of the
-unfinished batch find the posts they already made (same row number, same external id).
+the path every fetched post takes (the submission path, image URLs fetched under the
+address policy), in one transaction that ends with the checkpoint (``rows_read``) and the
+counters; its jobs are sent when it commits. A worker that dies leaves its lease to expire
+and its batch rolled back; the task (redelivered, or sent again by
+:func:`resume_stalled` from beat) re-reads from the checkpoint. A row whose external id
+(or row hash) is already a post of the source is skipped as a duplicate, unless that post
+is this row's own.
 """
 
 from __future__ import annotations
@@ -217,7 +219,10 @@ def process_import(import_id: str) -> str:
             for batch in _batches(_rows(feedback, binary), size, feedback.rows_read):
                 if FeedbackImport.objects.filter(pk=feedback.pk, cancel_requested=True).exists():
                     return _finish(feedback, ImportStatus.CANCELLED)
-                _process_batch(feedback, batch, client)
+                # One transaction per batch: one commit (not one per row), and a worker
+                # that dies mid-batch leaves none of it behind.
+                with transaction.atomic():
+                    _process_batch(feedback, batch, client)
     except DomainError as exc:  # e.g. an analyzer disabled since: nothing more can be made
         return _finish(feedback, ImportStatus.FAILED, exc.code, exc.message)
     except OSError as exc:
@@ -286,10 +291,8 @@ def _process_batch(feedback: FeedbackImport, batch: list, client: SafeClient) ->
                 message=warning.get("message", "the row could not be stored"),
             )
         )
-    last_row = batch[-1][0]
-    with transaction.atomic():
-        ImportSkip.objects.bulk_create(skips, ignore_conflicts=True)
-        _checkpoint(feedback, last_row)
+    ImportSkip.objects.bulk_create(skips, ignore_conflicts=True)
+    _checkpoint(feedback, batch[-1][0])
 
 
 def _same_import(feedback: FeedbackImport, external_id: str) -> bool:

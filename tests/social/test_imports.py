@@ -169,7 +169,7 @@ def test_a_worker_dying_between_posts_and_checkpoint_resumes_without_duplicates(
     def dies_at_the_second_checkpoint(feedback, rows_read):
         calls.append(rows_read)
         if len(calls) == 2:
-            raise SystemExit("worker killed")  # the posts of batch 2 are committed
+            raise SystemExit("worker killed")  # inside batch 2's transaction
         real(feedback, rows_read)
 
     monkeypatch.setattr(imports, "_checkpoint", dies_at_the_second_checkpoint)
@@ -178,7 +178,7 @@ def test_a_worker_dying_between_posts_and_checkpoint_resumes_without_duplicates(
     monkeypatch.setattr(imports, "_checkpoint", real)
     dead = FeedbackImport.objects.get(pk=import_id)
     assert dead.status == "running" and dead.rows_read == 3
-    assert Post.objects.filter(source=source).count() == 6
+    assert Post.objects.filter(source=source).count() == 3  # batch 2 rolled back whole
     assert imports.process_import(import_id) == "not claimed"  # the lease still holds
     FeedbackImport.objects.filter(pk=import_id).update(lease_until=timezone.now())
     assert imports.resume_stalled() == 1  # what beat does; the broker is absent here
