@@ -255,3 +255,42 @@ def test_video_timeline_with_progress_through_a_real_worker(start_worker, tmp_pa
     counts = [row["face_count"] for row in payload["timeline"]]
     assert counts == [1] * 6 + [0] * 6
     assert payload["tracks"][0]["label"] == "happy"
+
+
+def test_a_running_video_job_shows_its_timeline_growing(start_worker, tmp_path):
+    """A client polling a running video job through the API reads a partial timeline that
+    grows and agrees with the final one (whole seconds done so far)."""
+    pytest.importorskip("cv2")
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from ml.tests.videos import photo, write_video
+
+    clip = write_video(
+        tmp_path / "clip.mp4", [(photo("obama.jpg"), 6.0), (photo("coffee.jpg"), 6.0)], fps=10
+    )
+    alice = TenantClient("alice")
+    submitted = alice.submit(
+        files=[SimpleUploadedFile("clip.mp4", clip.read_bytes())],
+        analyzers="facial_emotion",
+        analyzer_settings=json.dumps({"facial_emotion": {"sample_every_s": 0.25}}),
+    ).json()
+    job_id = submitted["items"][0]["jobs"][0]["id"]
+    start_worker("video")
+    partials: list[dict] = []
+
+    def poll():
+        job = alice.client.get(f"/api/v1/jobs/{job_id}").json()
+        if job["status"] == "running" and job["partial"]:
+            partials.append(job["partial"])
+        return job if job["status"] in {"succeeded", "failed"} else None
+
+    job = wait_for(poll, timeout=120, interval=0.05, message="video job finished")
+    assert job["status"] == "succeeded" and job["partial"] is None
+    assert partials, "no partial timeline was seen while the job ran"
+    final = AnalysisResult.objects.get(job_id=job_id).payload["timeline"]
+    done = [p["seconds_done"] for p in partials]
+    assert done == sorted(done) and 0 < done[0] < 12
+    for partial in partials:
+        assert [r["second"] for r in partial["timeline"]] == list(range(partial["seconds_done"]))
+        assert partial["timeline"] == final[: partial["seconds_done"]]
+    assert AnalysisJob.objects.get(pk=job_id).partial_result is None
