@@ -46,3 +46,35 @@ def test_a_backlog_at_the_limit_still_accepts(alice, settings):
 def test_zero_disables_the_check(alice, settings):
     settings.EMOTIONHUB_MAX_QUEUED_JOBS = 0
     _queue(alice, 3)
+
+
+def test_one_tenants_backlog_does_not_turn_another_away(alice, bob, settings):
+    """The break-test's case: alice's 50-text submission made bob's next one a 503."""
+    settings.EMOTIONHUB_MAX_QUEUED_JOBS = 100
+    settings.EMOTIONHUB_MAX_QUEUED_JOBS_PER_TENANT = 40
+    burst = alice.submit(texts=[f"post {i}" for i in range(50)], analyzers="text_length")
+    assert burst.status_code == 202  # accepted: she had nothing queued
+    before = row_counts()
+    error = assert_error(alice.submit(texts=["more"], analyzers="text_length"), 503, "overloaded")
+    assert error["details"]["scope"] == "tenant"
+    assert error["details"]["max_queued_jobs_per_tenant"] == 40
+    assert row_counts() == before
+    assert bob.submit(texts=["mine"], analyzers="text_length").status_code == 202
+
+
+def test_the_global_limit_is_the_backstop_across_tenants(alice, bob, settings):
+    settings.EMOTIONHUB_MAX_QUEUED_JOBS = 5
+    settings.EMOTIONHUB_MAX_QUEUED_JOBS_PER_TENANT = 4
+    _queue(alice, 4)
+    _queue(bob, 2)
+    error = assert_error(bob.submit(texts=["x"], analyzers="text_length"), 503, "overloaded")
+    assert error["details"]["max_queued_jobs"] == 5
+
+
+def test_default_share_is_below_the_global_limit():
+    from django.conf import settings as django_settings
+
+    share = django_settings.EMOTIONHUB_MAX_QUEUED_JOBS_PER_TENANT
+    assert 0 < share < django_settings.EMOTIONHUB_MAX_QUEUED_JOBS
+    # A day's default quota of single-analyzer items fits in a share.
+    assert share >= django_settings.EMOTIONHUB_DAILY_ITEM_QUOTA

@@ -84,7 +84,8 @@ class SubmissionViewSet(
                 "Idempotency-Key must be 1-255 printable characters.",
                 status=400,
             )
-        check_capacity()
+        principal = principal_for(request)
+        check_capacity(principal.tenant.pk if principal else None)
         data = form.validated_data
         submission, created = create_submission(
             principal_for(request),

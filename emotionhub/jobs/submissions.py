@@ -115,20 +115,38 @@ def _check_consent(tenant, consent: str, plan: list[_PlannedItem]) -> None:
         )
 
 
-def check_capacity() -> None:
+def check_capacity(tenant_id=None) -> None:
     """Refuse new work (503 ``overloaded``) while the analysis backlog is over its limit.
 
     The backlog is counted in the database, not the broker: a queued job (waiting, or
     waiting for its retry) is one row whatever the broker, and counting it costs one
     indexed query. Refusing early tells clients to slow down instead of letting the queue
-    grow without bound.
+    grow without bound. Each tenant has a share of the queue
+    (``EMOTIONHUB_MAX_QUEUED_JOBS_PER_TENANT``), so one tenant's burst turns that tenant
+    away, not the others; the global limit is the backstop for many tenants at once.
     """
+    retry_after = settings.EMOTIONHUB_OVERLOADED_RETRY_AFTER_SECONDS
+    share = settings.EMOTIONHUB_MAX_QUEUED_JOBS_PER_TENANT
+    if tenant_id is not None and share > 0:
+        mine = AnalysisJob.objects.filter(status=JobStatus.QUEUED, tenant_id=tenant_id)
+        if mine[: share + 1].count() > share:
+            raise DomainError(
+                "overloaded",
+                f"More than {share} of your analysis jobs are waiting; try again in "
+                f"{retry_after} s.",
+                status=503,
+                details={
+                    "scope": "tenant",
+                    "max_queued_jobs_per_tenant": share,
+                    "retry_after_seconds": retry_after,
+                },
+                retry_after=retry_after,
+            )
     limit = settings.EMOTIONHUB_MAX_QUEUED_JOBS
     if limit <= 0:
         return
     queued = AnalysisJob.objects.filter(status=JobStatus.QUEUED)[: limit + 1].count()
     if queued > limit:
-        retry_after = settings.EMOTIONHUB_OVERLOADED_RETRY_AFTER_SECONDS
         raise DomainError(
             "overloaded",
             f"More than {limit} analysis jobs are waiting; try again in {retry_after} s.",

@@ -292,9 +292,13 @@ EMOTIONHUB_MAX_ITEMS_PER_SUBMISSION = env_int("EMOTIONHUB_MAX_ITEMS_PER_SUBMISSI
 # Bytes allowed after an image's end marker (PNG IEND, JPEG EOI, GIF trailer, WebP RIFF
 # end); more is refused as `polyglot_file` (an archive or script riding on a valid image).
 EMOTIONHUB_MAX_IMAGE_TRAILING_BYTES = env_int("EMOTIONHUB_MAX_IMAGE_TRAILING_BYTES", 16)
-# Back-pressure: POST /submissions answers 503 `overloaded` while more analysis jobs than
-# this are queued (waiting or retrying), counted in the database (0 disables the check).
-EMOTIONHUB_MAX_QUEUED_JOBS = env_int("EMOTIONHUB_MAX_QUEUED_JOBS", 10_000)
+# Back-pressure: POST /submissions answers 503 `overloaded` while more of the tenant's
+# analysis jobs than its share are queued (waiting or retrying), or more than the global
+# limit in all, counted in the database (0 disables either check). The share keeps one
+# tenant's burst from turning the others away; a day's default quota (10,000 items, a few
+# analyzers each) queued at once fills a share, not the whole queue.
+EMOTIONHUB_MAX_QUEUED_JOBS_PER_TENANT = env_int("EMOTIONHUB_MAX_QUEUED_JOBS_PER_TENANT", 10_000)
+EMOTIONHUB_MAX_QUEUED_JOBS = env_int("EMOTIONHUB_MAX_QUEUED_JOBS", 50_000)
 EMOTIONHUB_OVERLOADED_RETRY_AFTER_SECONDS = env_int("EMOTIONHUB_OVERLOADED_RETRY_AFTER_SECONDS", 30)
 EMOTIONHUB_WEBHOOK_TIMEOUT_SECONDS = env_float("EMOTIONHUB_WEBHOOK_TIMEOUT_SECONDS", 10.0)
 EMOTIONHUB_WEBHOOK_MAX_ATTEMPTS = env_int("EMOTIONHUB_WEBHOOK_MAX_ATTEMPTS", 5)
