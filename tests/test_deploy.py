@@ -109,3 +109,33 @@ def test_the_image_holds_the_documents_that_messages_point_at():
         assert any(Path(document).is_relative_to(source) for source in copied), (
             f"{document} is named in error messages but the Dockerfile does not copy it"
         )
+
+
+def dockerfile_runs() -> list[str]:
+    """Each RUN instruction with its continuation lines joined."""
+    runs, current = [], None
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if current is None and line.startswith("RUN "):
+            current = line[4:]
+        elif current is not None:
+            current += " " + line.strip()
+        if current is not None and not line.rstrip().endswith("\\"):
+            runs.append(current.replace("\\", " "))
+            current = None
+    return runs
+
+
+def test_a_failed_install_fails_the_image_build():
+    """No step may swallow its own failure (a trailing ``; true`` built images without
+    the analyzers)."""
+    for run in dockerfile_runs():
+        words = run.replace(";", " ; ").split()
+        assert "true" not in words and "||" not in words, run
+
+
+def test_the_production_image_installs_the_shipped_analyzers_and_no_test_plugin():
+    installs = " ".join(run for run in dockerfile_runs() if "pip install" in run)
+    plugins = sorted(p.parent.name for p in (ROOT / "plugins").glob("*/pyproject.toml"))
+    assert plugins and all(f"./plugins/{name}" in installs for name in plugins)
+    assert "tests/" not in installs
+    assert not any(source.startswith("tests") for source in dockerfile_copies())
