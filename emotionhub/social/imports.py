@@ -30,6 +30,7 @@ from django.utils import timezone
 from emotionhub.accounts.models import Tenant
 from emotionhub.core.errors import DomainError
 from emotionhub.core.http import SafeClient
+from emotionhub.jobs import dispatch
 from emotionhub.social.cleaning import storable_text
 from emotionhub.social.connectors.base import IncomingPost
 from emotionhub.social.import_files import (
@@ -154,10 +155,9 @@ def create_import(
 
 
 def enqueue(import_id) -> None:
-    from emotionhub.social.tasks import process_import
-
+    """Send the import's task by name (jobs.dispatch): this module never imports tasks."""
     try:
-        process_import.apply_async(args=[str(import_id)], queue="ingest")
+        dispatch.send_task(IMPORT_TASK, [str(import_id)], queue="ingest")
     except Exception:  # the import is stored as queued: resume_stalled sends it again
         log.exception("broker unavailable; import %s waits for resume_stalled", import_id)
 
