@@ -1,5 +1,6 @@
 """Settings shared by every runtime shape, configured from environment variables."""
 
+import contextlib
 from pathlib import Path
 
 import dj_database_url
@@ -109,6 +110,9 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 # Without collectstatic (development, tests) WhiteNoise finds files in the apps; the
 # production settings serve the collected, compressed and hashed copies only.
 WHITENOISE_USE_FINDERS = True
+# WhiteNoise warns on every start when STATIC_ROOT is missing (no collectstatic yet).
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Content-Security-Policy (django-csp): scripts only from our origin (no inline script:
 # the dashboards, review page and Swagger UI load theirs from files); inline style
 # attributes stay allowed (bar widths, image aspect ratios); no framing, no plugins.
