@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 
-def training_record(run_dir: Path) -> dict[str, Any]:
+def training_record(run_dir: Path, note: str = "") -> dict[str, Any]:
     """Command, resume instructions and learning curve of the run in ``run_dir``."""
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
     metrics = run_dir / "metrics.jsonl"
@@ -30,6 +30,9 @@ def training_record(run_dir: Path) -> dict[str, Any]:
         command = (run_dir / "command.txt").read_text().strip().removesuffix(" --resume")
     best = max(history, key=lambda r: r["val_acc"]) if history else None
     epochs = run.get("args", {}).get("epochs")
+    words = command.split()
+    if epochs is None and "--epochs" in words[:-1]:
+        epochs = int(words[words.index("--epochs") + 1])
     return {
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "run_dir": str(run_dir),
@@ -47,6 +50,7 @@ def training_record(run_dir: Path) -> dict[str, Any]:
         "best_epoch": best["epoch"] if best else None,
         "best_val_acc": best["val_acc"] if best else None,
         "split": "validation (FER2013 PublicTest): selects the epoch, so optimistic",
+        "note": note,
         "history": history,
     }
 
@@ -55,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ml.progress", description=__doc__.split("\n")[0])
     p.add_argument("run_dir", type=Path)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--note", default="", help="free-form status line for the next reader")
     args = p.parse_args(argv)
-    record = training_record(args.run_dir)
+    record = training_record(args.run_dir, args.note)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps({k: v for k, v in record.items() if k != "history"}))
