@@ -149,3 +149,64 @@ def test_the_default_policy_refuses_loopback(alice, host, settings):
 def test_only_plain_http_urls_are_fetched(alice, url):
     assert_error(submit_urls(alice, url), 400, "unsafe_url")
     assert row_counts() == (0, 0, 0)
+
+
+class SlowHost(Host):
+    """Answers ``/slow/<seconds>/...`` after sleeping that long."""
+
+    def __init__(self) -> None:
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.routes = {}
+        self.hits = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                time.sleep(float(self.path.split("/")[2]))
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(IMAGE)))
+                self.end_headers()
+                self.wfile.write(IMAGE)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def slow_host(settings):
+    settings.EMOTIONHUB_FETCH_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    settings.EMOTIONHUB_FETCH_ALLOW_PRIVATE = False
+    server = SlowHost()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def test_a_submissions_urls_are_fetched_together_within_one_deadline(alice, slow_host, settings):
+    """Five upstreams taking 1.5 s each fit a 4 s deadline only when fetched concurrently
+    (one after another they take 7.5 s)."""
+    settings.EMOTIONHUB_URL_FETCH_DEADLINE_SECONDS = 4
+    urls = [slow_host.url(f"/slow/1.5/{i}.png") for i in range(5)]
+    response = submit_urls(alice, *urls, analyzers="example")
+    assert response.status_code == 202, response.content
+    assert [item["original_name"] for item in response.json()["items"]] == [
+        f"{i}.png" for i in range(5)
+    ]
+
+
+def test_an_upstream_slower_than_the_deadline_is_a_clear_error(alice, slow_host, settings):
+    settings.EMOTIONHUB_URL_FETCH_DEADLINE_SECONDS = 1
+    settings.EMOTIONHUB_FETCH_TIMEOUT_SECONDS = 10
+    before = row_counts()
+    response = submit_urls(
+        alice, slow_host.url("/slow/0/ok.png"), slow_host.url("/slow/5/hangs.png")
+    )
+    error = assert_error(response, 400, "fetch_failed")
+    assert error["details"]["reason"] == "deadline" and "urls[1]" in error["message"]
+    assert row_counts() == before

@@ -22,13 +22,12 @@ from emotionhub.accounts.purpose import check_face_emotion_allowed
 from emotionhub.analyzers import registry
 from emotionhub.analyzers.runner import validate_settings
 from emotionhub.core.errors import DomainError
-from emotionhub.core.http import SafeClient
 from emotionhub.jobs import webhooks
 from emotionhub.jobs.dispatch import enqueue_after_commit
 from emotionhub.jobs.models import AnalysisJob, Consent, JobStatus, Submission, WebhookStatus
 from emotionhub.limits import quota
 from emotionhub.media.models import Media, MediaKind
-from emotionhub.media.remote import fetch_upload
+from emotionhub.media.remote import fetch_uploads
 from emotionhub.media.sanitize import strip_metadata
 from emotionhub.media.validation import CheckedUpload, check_upload
 
@@ -184,11 +183,7 @@ def _plan(req: SubmissionRequest, *, keep_metadata: bool) -> list[_PlannedItem]:
 
     items: list[_PlannedItem] = []
     sources = [(f"file[{index}]", upload) for index, upload in enumerate(req.files)]
-    if req.urls:
-        with SafeClient() as client:
-            for index, url in enumerate(req.urls):
-                field = f"urls[{index}]"
-                sources.append((field, fetch_upload(client, url, field=field)))
+    sources += fetch_uploads(list(req.urls))
     for field, upload in sources:
         checked = check_upload(upload, field=field)
         text = ""

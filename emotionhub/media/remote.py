@@ -4,10 +4,16 @@ The URL is chosen by the caller, so the fetch obeys the same address policy as s
 ingestion (http(s) only; private, loopback and link-local addresses refused after DNS, on
 every redirect hop), with bounded redirects, bytes and time. What arrives is an upload like
 any other and is validated as one (type from the content, per-kind limits).
+
+The URLs of one submission are fetched concurrently under one total deadline
+(``EMOTIONHUB_URL_FETCH_DEADLINE_SECONDS``), so slow upstreams hold a web worker for at
+most that long, not the fetch timeout once per URL.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -54,3 +60,42 @@ def fetch_upload(client: SafeClient, url: str, *, field: str) -> SimpleUploadedF
         )
     name = (urlsplit(fetched.url).path.rsplit("/", 1)[-1] or "download")[:100]
     return SimpleUploadedFile(name, fetched.body, content_type=fetched.content_type)
+
+
+MAX_PARALLEL_FETCHES = 8
+
+
+def fetch_uploads(urls: list[str]) -> list[tuple[str, SimpleUploadedFile]]:
+    """``(field, upload)`` for each URL, in order; the first failure (by position) raises.
+
+    Each fetch has its own client (a requests session is not shared across threads). A
+    fetch still running at the deadline is abandoned; its own timeout ends its thread.
+    """
+    if not urls:
+        return []
+    deadline = settings.EMOTIONHUB_URL_FETCH_DEADLINE_SECONDS
+    fields = [f"urls[{index}]" for index in range(len(urls))]
+    pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_FETCHES, len(urls)))
+    try:
+        futures = [
+            pool.submit(_fetch_one, url, field) for url, field in zip(urls, fields, strict=True)
+        ]
+        _, pending = wait_for_futures(futures, timeout=deadline)
+        for field, future in zip(fields, futures, strict=True):
+            if future in pending:
+                raise DomainError(
+                    "fetch_failed",
+                    f"{field}: not fetched within the {deadline:g} s allowed for a "
+                    "submission's URLs.",
+                    status=400,
+                    details={"reason": "deadline", "deadline_seconds": deadline},
+                )
+            future.result()  # the first failure, in the order the URLs were given
+        return [(field, future.result()) for field, future in zip(fields, futures, strict=True)]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _fetch_one(url: str, field: str) -> SimpleUploadedFile:
+    with SafeClient() as client:
+        return fetch_upload(client, url, field=field)
