@@ -10,6 +10,14 @@ from celery import Celery
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emotionhub.settings.local")
+if os.environ.get("EMOTIONHUB_WORKER_METRICS_PORT") and not os.environ.get(
+    "PROMETHEUS_MULTIPROC_DIR"
+):
+    # A worker exporting metrics (emotionhub/jobs/worker_metrics.py): pool processes write
+    # their counters to files here. Set before anything imports prometheus_client.
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="emotionhub-metrics-")
 
 QUEUE_INGEST = "ingest"
 QUEUE_ANALYSIS_CPU = "analysis_cpu"

@@ -1,12 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from emotionhub.api.metrics import metrics_view
 from emotionhub.apibase.errors import json_not_found, json_server_error
 from emotionhub.home import views as home_views
 from emotionhub.realtime.views import demo_page
 
 urlpatterns = [
     path("", home_views.landing, name="home"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("emotionhub.api.urls")),
     path("reporting/", include("emotionhub.reporting.urls")),

@@ -22,7 +22,7 @@ from emotionhub.analyzers import registry
 from emotionhub.analyzers.contract import AnalyzerError, Item
 from emotionhub.analyzers.runner import run_batch
 from emotionhub.core.logs import job_context
-from emotionhub.jobs import lifecycle
+from emotionhub.jobs import lifecycle, worker_metrics
 from emotionhub.jobs.models import AnalysisJob
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ def _run_analyzer(name: str, jobs: list[AnalysisJob], worker: str) -> None:
 
 
 def _record(job: AnalysisJob, outcome, spec, device: str, batch_size: int) -> None:
+    seconds = outcome.duration_ms / 1000 if outcome.duration_ms is not None else None
+    worker_metrics.record(job.analyzer, device, outcome.result is not None, seconds)
     if outcome.result is not None:
         log.info("job succeeded in %.0f ms", outcome.duration_ms)
         lifecycle.record_success(

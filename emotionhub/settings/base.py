@@ -312,6 +312,12 @@ EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE = env_bool("EMOTIONHUB_WEBHOOK_ALLOW_PRIVATE", 
 # ... or inside one of these networks (e.g. a receiver on 10.0.0.0/8; tests use 127.0.0.1/32).
 EMOTIONHUB_WEBHOOK_ALLOWED_NETWORKS = env_list("EMOTIONHUB_WEBHOOK_ALLOWED_NETWORKS", [])
 
+# Prometheus: GET /metrics (emotionhub/api/metrics.py) when enabled; with a token, scrapers
+# send "Authorization: Bearer <token>". Workers export their own counters on
+# EMOTIONHUB_WORKER_METRICS_PORT (emotionhub/jobs/worker_metrics.py).
+EMOTIONHUB_METRICS_ENABLED = env_bool("EMOTIONHUB_METRICS_ENABLED", False)
+EMOTIONHUB_METRICS_TOKEN = env_str("EMOTIONHUB_METRICS_TOKEN", "")
+
 # --- Security (docs/security.md) -------------------------------------------------------------
 # Per API key: requests per minute and media items per UTC day when the key sets none
 # (ApiKey.rate_limit_per_minute, ApiKey.daily_item_quota); 0 means unlimited.
