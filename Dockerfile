@@ -27,4 +27,4 @@ RUN useradd --create-home --uid 1000 emotionhub && mkdir -p /data && chown emoti
 USER emotionhub
 ENV EMOTIONHUB_VAR_DIR=/data MEDIA_ROOT=/data/media STATIC_ROOT=/data/static
 EXPOSE 8000
-CMD ["gunicorn", "emotionhub.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "emotionhub.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "30"]

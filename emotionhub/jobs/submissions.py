@@ -26,6 +26,7 @@ from emotionhub.jobs import webhooks
 from emotionhub.jobs.dispatch import enqueue_after_commit
 from emotionhub.jobs.models import AnalysisJob, Consent, JobStatus, Submission, WebhookStatus
 from emotionhub.limits import quota
+from emotionhub.media.decoding import ValidationDeadline, decode_slot
 from emotionhub.media.models import Media, MediaKind
 from emotionhub.media.remote import fetch_uploads
 from emotionhub.media.sanitize import strip_metadata
@@ -183,15 +184,18 @@ def _plan(req: SubmissionRequest, *, keep_metadata: bool) -> list[_PlannedItem]:
 
     items: list[_PlannedItem] = []
     sources = [(f"file[{index}]", upload) for index, upload in enumerate(req.files)]
-    sources += fetch_uploads(list(req.urls))
+    deadline = ValidationDeadline()
+    sources += fetch_uploads(list(req.urls), within=deadline.remaining())
     for field, upload in sources:
-        checked = check_upload(upload, field=field)
+        deadline.check(field)
+        with decode_slot(deadline, field):
+            checked = check_upload(upload, field=field)
+            sent = checked.sha256
+            if checked.kind == MediaKind.IMAGE and not keep_metadata:
+                upload, checked = strip_metadata(upload, checked)
         text = ""
         if checked.kind == MediaKind.TEXT:
             text = _decode_text(upload, field)
-        sent = checked.sha256
-        if checked.kind == MediaKind.IMAGE and not keep_metadata:
-            upload, checked = strip_metadata(upload, checked)
         items.append(_PlannedItem(checked.kind, upload, checked, text or req.caption, [], sent))
     for index, text in enumerate(req.texts):
         items.append(_PlannedItem(MediaKind.TEXT, None, None, _clean_text(text, index), []))

@@ -65,8 +65,11 @@ def fetch_upload(client: SafeClient, url: str, *, field: str) -> SimpleUploadedF
 MAX_PARALLEL_FETCHES = 8
 
 
-def fetch_uploads(urls: list[str]) -> list[tuple[str, SimpleUploadedFile]]:
+def fetch_uploads(
+    urls: list[str], within: float | None = None
+) -> list[tuple[str, SimpleUploadedFile]]:
     """``(field, upload)`` for each URL, in order; the first failure (by position) raises.
+    ``within`` shortens the deadline to what the caller has left.
 
     Each fetch has its own client (a requests session is not shared across threads). A
     fetch still running at the deadline is abandoned; its own timeout ends its thread.
@@ -74,6 +77,8 @@ def fetch_uploads(urls: list[str]) -> list[tuple[str, SimpleUploadedFile]]:
     if not urls:
         return []
     deadline = settings.EMOTIONHUB_URL_FETCH_DEADLINE_SECONDS
+    if within is not None:  # what is left of the submission's validation deadline
+        deadline = max(min(deadline, within), 0.0)
     fields = [f"urls[{index}]" for index in range(len(urls))]
     pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_FETCHES, len(urls)))
     try:

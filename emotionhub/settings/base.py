@@ -291,6 +291,11 @@ EMOTIONHUB_MAX_UPLOAD_BYTES = {
     "text": env_int("EMOTIONHUB_MAX_TEXT_BYTES", 64 * 1024),
 }
 EMOTIONHUB_MAX_IMAGE_PIXELS = env_int("EMOTIONHUB_MAX_IMAGE_PIXELS", 40_000_000)
+# Web-process decoding while validating uploads (emotionhub/media/decoding.py): uploads
+# decoded at once per process, and the time a submission's validation may take (waiting
+# for a slot included) before a JSON 503 `validation_timeout`, below gunicorn's 30 s.
+EMOTIONHUB_WEB_DECODE_SLOTS = env_int("EMOTIONHUB_WEB_DECODE_SLOTS", 2)
+EMOTIONHUB_VALIDATION_DEADLINE_SECONDS = env_float("EMOTIONHUB_VALIDATION_DEADLINE_SECONDS", 25.0)
 EMOTIONHUB_MAX_VIDEO_SECONDS = env_float("EMOTIONHUB_MAX_VIDEO_SECONDS", 600.0)
 EMOTIONHUB_MAX_ITEMS_PER_SUBMISSION = env_int("EMOTIONHUB_MAX_ITEMS_PER_SUBMISSION", 50)
 # Bytes allowed after an image's end marker (PNG IEND, JPEG EOI, GIF trailer, WebP RIFF

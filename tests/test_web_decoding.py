@@ -1,0 +1,56 @@
+"""Bounds on image decoding in the web process: a submission whose validation runs past
+its deadline, or waits past it for one of the process's decode slots, is a JSON 503
+``validation_timeout`` with nothing written (before: it ran on until gunicorn's timeout
+answered with an HTML 500)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import pytest
+from PIL import Image
+
+from emotionhub.media import decoding
+from tests.conftest import upload
+from tests.test_api_submissions import assert_error, row_counts
+
+pytestmark = pytest.mark.django_db
+
+
+def noisy_png(side: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.effect_noise((side, side), 64).convert("RGB").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_validation_past_its_deadline_is_a_json_503_and_writes_nothing(alice, settings):
+    settings.EMOTIONHUB_VALIDATION_DEADLINE_SECONDS = 0.3
+    image = noisy_png(900)
+    files_before = sorted(p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file())
+    before = row_counts()
+    response = alice.submit(
+        files=[upload(f"{i}.png", image) for i in range(20)], analyzers="example"
+    )
+    error = assert_error(response, 503, "validation_timeout")
+    assert response["Content-Type"] == "application/json"
+    assert response["Retry-After"]
+    assert error["details"]["deadline_seconds"] == 0.3
+    assert row_counts() == before
+    assert sorted(p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()) == files_before
+
+
+def test_a_submission_waits_for_a_decode_slot_only_until_its_deadline(alice, settings):
+    """Every slot of this process is taken (other requests decoding): the submission is
+    refused when its deadline passes instead of piling another decode into memory."""
+    settings.EMOTIONHUB_VALIDATION_DEADLINE_SECONDS = 0.5
+    holder = decoding.ValidationDeadline()
+    holder.ends += 60
+    with contextlib.ExitStack() as taken:
+        for _ in range(settings.EMOTIONHUB_WEB_DECODE_SLOTS):
+            taken.enter_context(decoding.decode_slot(holder, "other request"))
+        response = alice.submit(files=[upload("a.png", noisy_png(64))], analyzers="example")
+    assert_error(response, 503, "validation_timeout")
+    # The slots are free again: the same submission is accepted.
+    response = alice.submit(files=[upload("a.png", noisy_png(64))], analyzers="example")
+    assert response.status_code == 202, response.content
