@@ -99,3 +99,78 @@ def test_low_confidence_and_symbol_only_words_are_dropped():
     lines, confidences = kept_lines(data, min_confidence=60)
     assert lines == ["I LOVE", "THIS"]
     assert confidences == [91.0, 95.5, 96.0]
+
+
+FONTS = Path("/usr/share/fonts/truetype")
+
+
+def _sentence(font_path: Path | None, size: int) -> Image.Image:
+    from PIL import ImageDraw, ImageFont
+
+    font = (
+        ImageFont.truetype(str(font_path), size) if font_path else ImageFont.load_default(size=size)
+    )
+    image = Image.new("RGB", (size * 14, int(size * 2.5)), "white")
+    ImageDraw.Draw(image).text(
+        (size // 2, size // 2), "I love this product", fill="black", font=font
+    )
+    return image
+
+
+def _photographed(image: Image.Image) -> Image.Image:
+    """The rendered text as a phone photo of a screen or a print would have it: a tinted,
+    uneven background, a small rotation, blur, sensor noise and JPEG compression."""
+    import io
+
+    from PIL import ImageFilter
+
+    width = image.size[0]
+    ramp = np.linspace(170, 235, width, dtype=np.float32)[None, :, None]
+    paper = np.asarray(image, np.float32) / 255.0 * ramp * np.array([1.0, 0.97, 0.9])
+    noisy = paper + np.random.default_rng(7).normal(0, 6, paper.shape)
+    photo = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+    photo = photo.rotate(2.5, expand=True, fillcolor=(200, 195, 180)).filter(
+        ImageFilter.GaussianBlur(0.8)
+    )
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", quality=70)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+@needs_tesseract
+@pytest.mark.parametrize(
+    "font",
+    [
+        None,
+        FONTS / "dejavu/DejaVuSans.ttf",
+        FONTS / "dejavu/DejaVuSans-Bold.ttf",
+        FONTS / "liberation/LiberationSerif-Regular.ttf",
+    ],
+    ids=["pil-default", "dejavu-sans", "dejavu-sans-bold", "liberation-serif"],
+)
+@pytest.mark.parametrize("size", [24, 48])
+@pytest.mark.parametrize("shot", ["rendered", "photographed"])
+def test_a_leading_capital_i_is_kept(font, size, shot):
+    """Sans-serif fonts draw I as one stroke, which tesseract reads as "|"."""
+    if font is not None and not font.exists():
+        pytest.skip(f"{font} is not installed (fonts-dejavu-core / fonts-liberation)")
+    image = _sentence(font, size)
+    if shot == "photographed":
+        image = _photographed(image)
+    read = read_text(np.asarray(image), **LIMITS)
+    assert read.text == "I love this product"
+
+
+def test_a_lone_stroke_before_a_word_is_the_pronoun_i():
+    data = {
+        "text": ["|", "love", "it", "a", "|", "b", "|"],
+        "conf": [90, 95, 95, 90, 90, 90, 90],
+        "block_num": [1, 1, 1, 2, 2, 2, 3],
+        "par_num": [1, 1, 1, 1, 1, 1, 1],
+        "line_num": [1, 1, 1, 1, 1, 1, 1],
+    }
+    lines, confidences = kept_lines(data, min_confidence=60)
+    # A stroke before a word is I (a separator as in "a | b" cannot be told apart from it);
+    # a stroke with no word after it (a table rule, the end of a line) is dropped.
+    assert lines == ["I love it", "a I b"]
+    assert len(confidences) == 6
