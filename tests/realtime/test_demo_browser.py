@@ -87,6 +87,12 @@ def asgi_server():
         lifespan="off",
         log_level="warning",
     )
+    from django.db import connections
+
+    # Connections of the server's threads close after each request, so the test database
+    # can be dropped afterwards.
+    kept = connections.settings["default"].get("CONN_MAX_AGE", 0)
+    connections.settings["default"]["CONN_MAX_AGE"] = 0
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -97,6 +103,11 @@ def asgi_server():
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(15)
+    connections.settings["default"]["CONN_MAX_AGE"] = kept
+    from asgiref.sync import SyncToAsync
+
+    # asgiref's one thread for sync code (the views) may still hold one.
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 def member_session(tenant_client: TenantClient, username: str) -> str:
@@ -141,7 +152,8 @@ def test_the_demo_draws_a_labelled_face_box_and_shows_latency(alice, asgi_server
     page.goto(f"{asgi_server}/realtime/")
     assert page.locator("#refusal").is_hidden()
     page.click("#start")
-    page.wait_for_function("Number(document.getElementById('overlay').dataset.frames) >= 3")
+    # A function, not an expression string: the page's CSP forbids eval.
+    page.wait_for_function("() => Number(document.getElementById('overlay').dataset.frames) >= 3")
     assert page.text_content("#status") == "streaming"
     latency = page.text_content("#latency")
     assert latency.endswith(" ms") and int(latency.split()[0]) > 0
@@ -161,7 +173,9 @@ def test_the_demo_draws_a_labelled_face_box_and_shows_latency(alice, asgi_server
     )
     assert drawn > 500
     page.screenshot(path=str(ARTIFACTS / "realtime-demo.png"))
-    page.click("#stop")
+    assert page.text_content("#status") == "streaming", page.text_content("#refusal")
+    page.click("#stop", timeout=5_000)
+    assert page.text_content("#status") == "stopped"
     assert not errors
 
 
