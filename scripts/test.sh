@@ -21,6 +21,7 @@ export DJANGO_SETTINGS_MODULE=emotionhub.settings.test PYTHONPATH="$PWD/var/test
 echo "== ruff"; ruff check . && ruff format --check .
 # The dependency rule of docs/architecture.md: [tool.importlinter] in pyproject.toml.
 echo "== import-linter"; lint-imports
+echo "== mypy"; mypy
 echo "== django checks"
 python manage.py check --fail-level WARNING
 python manage.py makemigrations --check --dry-run

@@ -8,6 +8,7 @@ event cannot be written, and deletions record inside the deleting transaction.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from rest_framework.response import Response
@@ -32,7 +33,15 @@ ACTIONS = {
 NOT_AUDITED = {None, "metadata", "destroy"}  # destroy records in its transaction
 
 
-class AuditedViewMixin:
+if TYPE_CHECKING:  # what the mixin is mixed into, for the type checker
+    from rest_framework import mixins, viewsets
+
+    class _ViewSet(mixins.DestroyModelMixin, viewsets.GenericViewSet): ...
+else:
+    _ViewSet = object
+
+
+class AuditedViewMixin(_ViewSet):
     """Mixed into ``TenantScopedMixin``; ``audit_type`` defaults to the router basename."""
 
     audit_type: str | None = None

@@ -136,7 +136,7 @@ def resolve_checked(host: str, port: int, policy: AddressPolicy | None = None) -
         infos = socket.getaddrinfo(host.strip("[]"), port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
         raise _BlockedAddress(f"host {host!r} does not resolve") from exc
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     policy = policy or fetch_policy()
     for raw in addresses:
         if not policy.allows(ipaddress.ip_address(raw.split("%")[0])):
@@ -160,10 +160,9 @@ class _CheckedConnectionMixin:
 @functools.cache
 def _pool_classes(policy_source: PolicySource) -> dict[str, type]:
     """Connection pools whose connections check addresses against ``policy_source()``."""
-    source = staticmethod(policy_source)
-    http_conn = type("CheckedHTTPConnection", (_CheckedConnectionMixin, HTTPConnection), {})
-    https_conn = type("CheckedHTTPSConnection", (_CheckedConnectionMixin, HTTPSConnection), {})
-    http_conn.policy_source = https_conn.policy_source = source
+    checks = {"policy_source": staticmethod(policy_source)}
+    http_conn = type("CheckedHTTPConnection", (_CheckedConnectionMixin, HTTPConnection), checks)
+    https_conn = type("CheckedHTTPSConnection", (_CheckedConnectionMixin, HTTPSConnection), checks)
     return {
         "http": type("CheckedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
         "https": type("CheckedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),

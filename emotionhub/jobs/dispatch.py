@@ -33,7 +33,7 @@ def batches_by_analyzer(jobs: Iterable[AnalysisJob]) -> list[tuple[str, list[str
     by_analyzer: dict[str, list[str]] = defaultdict(list)
     for job in jobs:
         by_analyzer[job.analyzer].append(str(job.pk))
-    out = []
+    out: list[tuple[str, list[str]]] = []
     for name, ids in sorted(by_analyzer.items()):
         try:
             spec = registry.get_spec(name)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 from emotionhub.accounts.principal import Principal
@@ -51,7 +52,7 @@ class SubmissionRequest:
 @dataclasses.dataclass
 class _PlannedItem:
     kind: str
-    upload: object | None
+    upload: UploadedFile | None
     checked: CheckedUpload | None
     text: str
     analyzers: list[str]
@@ -328,6 +329,7 @@ def _create_media_and_jobs(
     jobs = []
     for item in plan:
         if item.checked:
+            assert item.upload is not None  # checked uploads keep their file
             media = Media(
                 tenant=principal.tenant,
                 submission=submission,

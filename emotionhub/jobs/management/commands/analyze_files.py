@@ -6,6 +6,7 @@ Uses the same runner and schema checks as the workers, without a server or datab
 import json
 import mimetypes
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -55,7 +56,7 @@ class Command(BaseCommand):
             if not path.is_file():
                 raise CommandError(f"{path}: no such file")
             kind, mime = kind_of(path)
-            entry = {"path": str(path), "kind": kind, "results": {}}
+            entry: dict[str, Any] = {"path": str(path), "kind": kind, "results": {}}
             for name in wanted:
                 analyzer, device = registry.loaded_analyzer(name)
                 if kind not in analyzer.spec.media_kinds:
@@ -78,6 +79,7 @@ class Command(BaseCommand):
                         "duration_ms": round(outcome.duration_ms, 2),
                     }
                 else:
+                    assert outcome.error is not None  # a runner outcome has one or the other
                     entry["results"][name] = {
                         "error": {"code": outcome.error.code, "message": outcome.error.message}
                     }
