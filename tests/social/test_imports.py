@@ -210,3 +210,31 @@ def test_imports_are_tenant_scoped(alice, bob, source):
     assert bob.client.get(f"/api/v1/imports/{created['id']}/skipped.csv").status_code == 404
     refused = upload(bob.client, survey_csv(ROWS[:1]), source=str(source.pk))
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_source"
+
+
+def test_the_admin_upload_form_checks_and_queues_like_the_api(admin_client, alice, source):
+    page = admin_client.get("/admin/social/feedbackimport/add/")
+    assert page.status_code == 200 and b"Import customer feedback" in page.content
+    form = {
+        "mapping": json.dumps({"text": "nope"}),
+        "source": str(source.pk),
+        "tenant": str(alice.tenant.pk),
+    }
+    body = survey_csv(ROWS[:2])
+    refused = admin_client.post(
+        "/admin/social/feedbackimport/add/",
+        {**form, "file": SimpleUploadedFile("s.csv", body)},
+    )
+    assert refused.status_code == 200 and b"invalid_mapping" in refused.content
+    assert not FeedbackImport.objects.exists()
+    form["mapping"] = json.dumps(MAPPING)
+    created = admin_client.post(
+        "/admin/social/feedbackimport/add/",
+        {**form, "file": SimpleUploadedFile("s.csv", body)},
+    )
+    assert created.status_code == 302, created.content.decode()[:2000]
+    imported = FeedbackImport.objects.get()
+    assert imported.source == source and imported.tenant == alice.tenant
+    assert imports.process_import(str(imported.pk)) == ImportStatus.SUCCEEDED
+    page = admin_client.get(f"/admin/social/feedbackimport/{imported.pk}/change/")
+    assert page.status_code == 200
