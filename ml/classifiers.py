@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ml.checksums import sha256_file
 from ml.data.fer import FER_CLASSES
 from ml.shipped import DEFAULT_MODEL, SHIPPED_MODELS, WEIGHTS_DIR, resolve_model
 
@@ -68,10 +69,6 @@ class _Network(Protocol):
     def preprocess(self, images: np.ndarray | torch.Tensor) -> torch.Tensor: ...
 
     def logits(self, x: torch.Tensor, tta: bool = True) -> torch.Tensor: ...
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 class FaceClassifier:

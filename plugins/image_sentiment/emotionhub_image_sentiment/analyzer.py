@@ -65,7 +65,8 @@ class ImageSentimentAnalyzer(Analyzer):
         from emotionhub_text_sentiment.analyzer import TextSentimentAnalyzer
 
         from emotionhub_image_sentiment.ocr import tesseract_version
-        from ml.text.model import DEFAULT_WEIGHTS, TextSentimentModel, file_sha256
+        from ml.checksums import sha256_file
+        from ml.text.model import DEFAULT_WEIGHTS, TextSentimentModel
 
         try:
             self.tesseract = tesseract_version()
@@ -74,7 +75,7 @@ class ImageSentimentAnalyzer(Analyzer):
         self.facial = FacialEmotionAnalyzer()
         self.facial.load(device)
         self.text_model = TextSentimentModel.load(DEFAULT_WEIGHTS, device)
-        self.text_sha256 = file_sha256(DEFAULT_WEIGHTS)
+        self.text_sha256 = sha256_file(DEFAULT_WEIGHTS)
         self.text_version = f"{TextSentimentAnalyzer.spec.model_version}:{self.text_sha256[:12]}"
 
     def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:

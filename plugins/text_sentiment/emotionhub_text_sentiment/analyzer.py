@@ -119,18 +119,14 @@ class TextSentimentAnalyzer(Analyzer):
     cpu_precision: str | None = None
 
     def load(self, device: str) -> None:
-        from ml.text.model import (
-            DEFAULT_WEIGHTS,
-            TextSentimentModel,
-            cpu_bf16_supported,
-            file_sha256,
-        )
+        from ml.checksums import sha256_file
+        from ml.text.model import DEFAULT_WEIGHTS, TextSentimentModel, cpu_bf16_supported
 
         precision = "float32"
         if device == "cpu":
             precision = self.cpu_precision or ("bfloat16" if cpu_bf16_supported() else "float32")
         self.model = TextSentimentModel.load(DEFAULT_WEIGHTS, device, precision)
-        self.weights_sha256 = file_sha256(DEFAULT_WEIGHTS)
+        self.weights_sha256 = sha256_file(DEFAULT_WEIGHTS)
 
     def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
         from ml.text.language import detect_language
