@@ -12,7 +12,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from emotionhub.jobs import dispatch
@@ -76,15 +76,22 @@ def _requeue_jobs_of_dead_workers(now) -> tuple[list, int]:
     """Re-queue running jobs whose worker's heartbeat stopped, before their lease ends.
 
     A job claimed before the cutoff whose worker has no heartbeat since then is orphaned
-    (its worker was killed, or its host went away): waiting for the lease (600 s by
-    default) would leave it idle for minutes. The claim's ``attempts`` fence keeps a
-    worker that was only slow to beat from recording over the new run.
+    (its worker was killed, or its host went away), and so is one claimed before its
+    worker last (re)started: waiting for the lease (600 s by default) would leave it idle
+    for minutes. The claim's ``attempts`` fence keeps a worker that was only slow to beat
+    from recording over the new run.
     """
     cutoff = now - timedelta(seconds=settings.EMOTIONHUB_WORKER_DEAD_SECONDS)
     alive = WorkerHeartbeat.objects.filter(last_seen_at__gte=cutoff).values("hostname")
-    orphans = AnalysisJob.objects.filter(
-        status=JobStatus.RUNNING, started_at__lt=cutoff, lease_expires_at__gte=now
-    ).exclude(worker__in=alive)
+    # A worker restarted under the same name (the embedded shape's supervisor) beats
+    # again, but the jobs its earlier process claimed died with that process.
+    restarted = WorkerHeartbeat.objects.filter(
+        hostname=OuterRef("worker"), started_at__gt=OuterRef("started_at")
+    )
+    running = AnalysisJob.objects.filter(status=JobStatus.RUNNING, lease_expires_at__gte=now)
+    orphans = running.filter(
+        (Q(started_at__lt=cutoff) & ~Q(worker__in=alive)) | Q(Exists(restarted))
+    )
     ids = list(orphans.values_list("pk", flat=True)[:SWEEP_LIMIT])
     count = orphans.filter(pk__in=ids).update(
         status=JobStatus.QUEUED,

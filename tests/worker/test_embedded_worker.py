@@ -32,8 +32,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def runlocal(transactional_db, tmp_path):
-    """``manage.py runlocal`` with the embedded filesystem broker and the test database."""
+def runlocal(transactional_db, tmp_path, request):
+    """``manage.py runlocal`` with the embedded filesystem broker and the test database
+    (``@pytest.mark.runlocal_env(NAME=value)`` adds environment variables)."""
+    marker = request.node.get_closest_marker("runlocal_env")
     db = connection.settings_dict
     port = free_port()
     env = {
@@ -46,6 +48,7 @@ def runlocal(transactional_db, tmp_path):
         "EMOTIONHUB_VAR_DIR": str(tmp_path / "var"),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PYTHONUNBUFFERED": "1",
+        **(marker.kwargs if marker else {}),
     }
     log_path = tmp_path / "runlocal.log"
     with open(log_path, "wb") as log:
@@ -61,8 +64,14 @@ def runlocal(transactional_db, tmp_path):
             yield process, f"http://127.0.0.1:{port}", log_path
         finally:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+                # SIGTERM first: runlocal stops its worker's own process group; a SIGKILL
+                # would leave that worker running on into the next test.
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=45)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=10)
             # A worker the supervisor restarted has a process group of its own.
             for pid in WorkerHeartbeat.objects.values_list("pid", flat=True):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -96,36 +105,80 @@ def submit_and_wait(base_url: str, raw_key: str, text: str, timeout: float) -> A
     return job
 
 
-def test_embedded_worker_survives_its_task_process_being_killed(runlocal):
-    process, base_url, log_path = runlocal
-    alice = TenantClient("alice")
-
+def wait_ready(process, base_url: str, log_path) -> None:
     def ready():
         assert process.poll() is None, log_path.read_text(errors="replace")[-3000:]
         try:
-            requests.get(f"{base_url}/api/v1/health", timeout=2)
-        except requests.ConnectionError:
+            requests.get(f"{base_url}/api/v1/health", timeout=5)
+        except requests.RequestException:
             return False
         return WorkerHeartbeat.objects.exists()
 
     wait_for(ready, 90, message="runlocal's web server and worker")
+
+
+def test_embedded_worker_survives_its_task_process_being_killed(runlocal):
+    process, base_url, log_path = runlocal
+    alice = TenantClient("alice")
+    wait_ready(process, base_url, log_path)
     first = submit_and_wait(base_url, alice.raw_key, "before the kill", timeout=60)
     assert first.status == JobStatus.SUCCEEDED
 
     # The process that ran that task holds the models: the OOM killer's pick.
-    victim = WorkerHeartbeat.objects.get().last_task_pid
-    assert victim is not None
-    os.kill(victim, signal.SIGKILL)
+    beat = WorkerHeartbeat.objects.get()
+    assert beat.last_task_pid is not None
+    os.kill(beat.last_task_pid, signal.SIGKILL)
 
     second = submit_and_wait(base_url, alice.raw_key, "after the kill", timeout=90)
     assert second.status == JobStatus.SUCCEEDED and second.attempts == 1
-    worker_pid = WorkerHeartbeat.objects.get().pid
-    assert worker_pid != victim  # the supervisor started a new worker
+    # The supervisor started a new worker (pids can be reused, start times are not).
+    restarted = wait_for(
+        lambda: WorkerHeartbeat.objects.filter(started_at__gt=beat.started_at).first(),
+        30,
+        message="the restarted worker's heartbeat",
+    )
+    worker_pid = restarted.pid
 
     # SIGTERM stops the whole tree (web server, worker, beat).
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
     wait_for(lambda: not running(worker_pid), 30, message="the worker to exit")
+
+
+# Lease and dead-worker window far longer than the wait: only the restart rule can help.
+@pytest.mark.runlocal_env(EMOTIONHUB_JOB_LEASE_SECONDS="600", EMOTIONHUB_WORKER_DEAD_SECONDS="600")
+def test_job_of_a_killed_embedded_worker_runs_again_after_its_restart(runlocal):
+    """The restarted worker has the same name and beats, yet the job its earlier process
+    was running died with it: the reconciler hands it on, not after the 600 s lease."""
+    process, base_url, log_path = runlocal
+    alice = TenantClient("alice")
+    wait_ready(process, base_url, log_path)
+    response = requests.post(
+        f"{base_url}/api/v1/submissions",
+        json={
+            "text": ["slow"],
+            "analyzers": ["slow"],
+            "analyzer_settings": {"slow": {"seconds": 4}},
+        },
+        headers={"Authorization": f"Api-Key {alice.raw_key}"},
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    job = AnalysisJob.objects.get(media_id=response.json()["items"][0]["id"])
+    wait_for(
+        lambda: AnalysisJob.objects.get(pk=job.pk).status == JobStatus.RUNNING,
+        60,
+        message="the slow job to start",
+    )
+    os.kill(WorkerHeartbeat.objects.get().last_task_pid, signal.SIGKILL)
+
+    def finished():
+        job.refresh_from_db()
+        return job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+    wait_for(finished, 90, message="the job to run again on the restarted worker")
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 2)
+    assert job.results.get().payload == {"attempt": 2}
 
 
 def test_health_reports_a_worker_that_beats_but_takes_no_work(client, start_worker):
