@@ -106,7 +106,7 @@ class TextSentimentAnalyzer(Analyzer):
         media_kinds=frozenset({"text"}),
         device="gpu",
         max_batch_size=64,
-        model_version="minilm-lora-tweet/1",
+        model_version="minilm-lora-tweet/2",
         model_card="ml/weights/TEXT_MODEL_CARD.md",
         licence="Apache-2.0 code; encoder all-MiniLM-L6-v2 Apache-2.0; see model card",
         result_schema=RESULT_SCHEMA,
