@@ -12,7 +12,13 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from emotionhub.jobs.models import ACTIVE_STATUSES, AnalysisJob, AnalysisResult, Submission
+from emotionhub.jobs.models import (
+    ACTIVE_STATUSES,
+    AnalysisJob,
+    AnalysisResult,
+    JobStatus,
+    Submission,
+)
 from emotionhub.media.models import Media
 
 JOB_STATES = ("queued", "running", "succeeded", "partial", "failed", "cancelled")
@@ -55,6 +61,7 @@ def job_document(job: AnalysisJob) -> dict[str, Any]:
         "settings": job.settings,
         "status": job.status,
         "progress": float(job.progress),
+        "partial": job.partial_result if job.status == JobStatus.RUNNING else None,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
         "error": error,
