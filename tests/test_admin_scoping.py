@@ -19,7 +19,7 @@ from emotionhub.jobs.models import AnalysisJob
 from emotionhub.reporting.models import Alert, Brand
 from emotionhub.review.models import ReviewLabel
 from emotionhub.social import schedules
-from emotionhub.social.models import RunTrigger, Source, SourceRun
+from emotionhub.social.models import FeedbackImport, RunTrigger, Source, SourceRun
 from tests.conftest import png_bytes, upload
 from tests.reporting.conftest import make_post, make_result, signed_in
 
@@ -63,6 +63,14 @@ def bobs_world(bob):
     source.periodic_task = schedules.sync_schedule(source)
     source.save()
     make_post(source, "bob's post")
+    import_source = Source.objects.create(tenant=bob.tenant, kind="import", name="Bob survey")
+    FeedbackImport.objects.create(
+        tenant=bob.tenant,
+        source=import_source,
+        file="imports/bob.csv",
+        format="csv",
+        mapping={"text": "comment"},
+    )
     SourceRun.objects.create(tenant=bob.tenant, source=source, trigger=RunTrigger.MANUAL)
     brand = Brand.objects.create(tenant=bob.tenant, name="BobBrand")
     Alert.objects.create(

@@ -152,8 +152,11 @@ def test_static_files_csp_dashboard_and_swagger_in_the_production_shape(
     page.click("input[type=submit]")
     page.wait_for_url(f"{url}/admin/")
 
-    page.goto(f"{url}/reporting/brands/{brand.pk}/")
-    page.wait_for_function("window.dashboardCharts && window.dashboardCharts['chart-timeseries']")
+    # By day: fresh data defaults to hourly buckets (tests/first_hour).
+    page.goto(f"{url}/reporting/brands/{brand.pk}/?granularity=day")
+    page.wait_for_function(
+        "() => window.dashboardCharts && window.dashboardCharts['chart-timeseries']"
+    )
     volume = page.evaluate(
         "() => { const d = window.dashboardCharts['chart-timeseries'].data.datasets[1].data;"
         " return d[d.length - 1]; }"

@@ -109,12 +109,21 @@ def _track_target(track: Mapping) -> Target | None:
     return Target(
         track_target(track_id),
         label,
-        (*(tuple(probabilities) or FACE_LABELS), NOT_A_FACE),
+        _face_choices(probabilities),
         probabilities,
         box,
         span=(first, last) if first is not None and last is not None else None,
         keyframes=tuple(frames),
     )
+
+
+def _face_choices(probabilities: Mapping[str, float]) -> tuple[str, ...]:
+    """The model's classes in a fixed order (FER2013's, then any others by name), so the
+    keyboard's 1-9 always mean the same labels: PostgreSQL's jsonb does not keep the
+    payload's key order (it sorts keys by length)."""
+    known = [label for label in FACE_LABELS if label in probabilities]
+    others = sorted(label for label in probabilities if label not in FACE_LABELS)
+    return (*((known + others) or FACE_LABELS), NOT_A_FACE)
 
 
 def targets(result: AnalysisResult) -> list[Target]:
@@ -130,7 +139,7 @@ def targets(result: AnalysisResult) -> list[Target]:
             if not isinstance(face, Mapping):
                 continue
             probabilities = _probabilities(face.get("emotions"))
-            choices = (*(tuple(probabilities) or FACE_LABELS), NOT_A_FACE)
+            choices = _face_choices(probabilities)
             label = face.get("label") if isinstance(face.get("label"), str) else ""
             out.append(Target(face_target(i), label, choices, probabilities, _box(face.get("box"))))
         return out

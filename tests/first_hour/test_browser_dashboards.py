@@ -40,7 +40,9 @@ def test_emotions_chart_maps_face_and_text_labels_onto_one_set(page, live_server
     log_in(page, live_server, "cx")
 
     page.goto(f"{live_server.url}/reporting/brands/{brand.pk}/")
-    page.wait_for_function("window.dashboardCharts && window.dashboardCharts['chart-emotions']")
+    page.wait_for_function(
+        "() => window.dashboardCharts && window.dashboardCharts['chart-emotions']"
+    )
     series = page.evaluate(
         "() => window.dashboardCharts['chart-emotions'].data.datasets.map("
         "d => [d.label, d.data.reduce((a, b) => a + b, 0)])"

@@ -29,8 +29,8 @@ def test_review_a_video_track_with_the_keyboard(page, live_server, tenant_a, tmp
     page.goto(f"{live_server.url}/admin/review/reviewitem/?analyzer=facial_emotion")
     page.click("#result_list tbody tr a")
     page.wait_for_selector("#review-video")
-    page.wait_for_function(
-        "Array.from(document.querySelectorAll('img.keyframe'))"
+    page.wait_for_function(  # a function, not an expression: the CSP forbids eval
+        "() => Array.from(document.querySelectorAll('img.keyframe'))"
         ".every(img => img.complete && img.naturalWidth > 16)"
     )
     assert page.locator("img.keyframe").count() == 4

@@ -120,7 +120,9 @@ def test_dashboard_filter_changes_the_chart(page, live_server, tenant_a):
 
     # By day (the default for data this fresh is by the hour: tests/first_hour).
     page.goto(f"{live_server.url}/reporting/brands/{brand.pk}/?granularity=day")
-    page.wait_for_function("window.dashboardCharts && window.dashboardCharts['chart-timeseries']")
+    page.wait_for_function(
+        "() => window.dashboardCharts && window.dashboardCharts['chart-timeseries']"
+    )
 
     def today(dataset: int):
         chart = "window.dashboardCharts['chart-timeseries']"
@@ -135,7 +137,9 @@ def test_dashboard_filter_changes_the_chart(page, live_server, tenant_a):
 
     with page.expect_navigation():
         page.select_option("select[name=analyzer]", "image_sentiment")
-    page.wait_for_function("window.dashboardCharts && window.dashboardCharts['chart-timeseries']")
+    page.wait_for_function(
+        "() => window.dashboardCharts && window.dashboardCharts['chart-timeseries']"
+    )
     assert "analyzer=image_sentiment" in page.url
     assert today(1) == 1
     assert today(0) == pytest.approx(-0.7)
