@@ -293,21 +293,7 @@ class SafeClient:
         current, current_params = url, params
         for _hop in range(settings.EMOTIONHUB_FETCH_MAX_REDIRECTS + 1):
             check_url_shape(current)
-            try:
-                response = self.session.get(
-                    current,
-                    params=current_params,
-                    headers=headers,
-                    allow_redirects=False,
-                    stream=True,
-                    timeout=(timeout, timeout),
-                )
-            except _BlockedAddress as exc:
-                raise UnsafeUrl(str(exc)) from None
-            except requests.Timeout:
-                raise FetchError("timeout", f"{_host(current)} did not answer in time") from None
-            except (requests.RequestException, OSError) as exc:
-                raise FetchError("connection_failed", f"{_host(current)}: {exc}") from None
+            response = self._send("GET", current, timeout, params=current_params, headers=headers)
             with response:
                 if response.status_code in REDIRECT_STATUSES and "Location" in response.headers:
                     current = urljoin(response.url, response.headers["Location"])
@@ -328,6 +314,25 @@ class SafeClient:
             f"more than {settings.EMOTIONHUB_FETCH_MAX_REDIRECTS} redirects from {url[:200]}",
         )
 
+    def _send(self, method: str, url: str, timeout: float, **kwargs) -> requests.Response:
+        """One request, redirects not followed, body streamed; a refused address, a timeout
+        or a connection failure becomes the error callers expect."""
+        try:
+            return self.session.request(
+                method,
+                url,
+                allow_redirects=False,
+                stream=True,
+                timeout=(timeout, timeout),
+                **kwargs,
+            )
+        except _BlockedAddress as exc:
+            raise UnsafeUrl(str(exc)) from None
+        except requests.Timeout:
+            raise FetchError("timeout", f"{_host(url)} did not answer in time") from None
+        except (requests.RequestException, OSError) as exc:
+            raise FetchError("connection_failed", f"{_host(url)}: {exc}") from None
+
     def post(
         self,
         url: str,
@@ -343,21 +348,7 @@ class SafeClient:
         body unread (deliveries need only the status)."""
         check_url_shape(url)
         timeout = timeout or settings.EMOTIONHUB_FETCH_TIMEOUT_SECONDS
-        try:
-            response = self.session.post(
-                url,
-                data=data,
-                headers=headers,
-                allow_redirects=False,
-                stream=True,
-                timeout=(timeout, timeout),
-            )
-        except _BlockedAddress as exc:
-            raise UnsafeUrl(str(exc)) from None
-        except requests.Timeout:
-            raise FetchError("timeout", f"{_host(url)} did not answer in time") from None
-        except (requests.RequestException, OSError) as exc:
-            raise FetchError("connection_failed", f"{_host(url)}: {exc}") from None
+        response = self._send("POST", url, timeout, data=data, headers=headers)
         with response:
             body = b""
             if read_body:
