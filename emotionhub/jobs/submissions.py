@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -211,11 +211,13 @@ def _plan(req: SubmissionRequest, *, keep_metadata: bool) -> list[_PlannedItem]:
                 details={"item": index, "kind": item.kind, "analyzers": sorted(specs)},
             )
     used = {name for item in items for name in item.analyzers}
-    _check_analyzer_settings(req.analyzer_settings, used)
+    check_analyzer_settings(req.analyzer_settings, used)
     return items
 
 
-def _check_analyzer_settings(values: dict, used: set[str]) -> None:
+def check_analyzer_settings(values: dict, used: Collection[str], what: str = "submission") -> None:
+    """400 ``invalid_analyzer_settings`` unless ``values`` maps analyzers that ``what`` (a
+    submission, a real-time request) runs to options that fit their schemas."""
     if not isinstance(values, dict):
         raise DomainError(
             "invalid_analyzer_settings", "analyzer_settings must be a JSON object.", status=400
@@ -224,7 +226,7 @@ def _check_analyzer_settings(values: dict, used: set[str]) -> None:
         if name not in used:
             raise DomainError(
                 "invalid_analyzer_settings",
-                f"analyzer_settings names {name!r}, which this submission does not run.",
+                f"analyzer_settings names {name!r}, which this {what} does not run.",
                 status=400,
             )
         if not isinstance(options, dict):

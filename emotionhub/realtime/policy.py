@@ -23,7 +23,7 @@ from emotionhub.analyzers import registry
 from emotionhub.core import jsonlimits
 from emotionhub.core.errors import DomainError
 from emotionhub.jobs.models import Consent
-from emotionhub.jobs.submissions import check_analyzer_options
+from emotionhub.jobs.submissions import check_analyzer_options, check_analyzer_settings
 
 DEFAULT_ANALYZERS = ("facial_emotion",)
 
@@ -103,20 +103,7 @@ def plan(
             status=400,
             details={"not_realtime": slow, "realtime": realtime},
         )
-    for name, options in analyzer_settings.items():
-        if name not in names:
-            raise DomainError(
-                "invalid_analyzer_settings",
-                f"analyzer_settings names {name!r}, which this request does not run.",
-                status=400,
-            )
-        if not isinstance(options, dict):
-            raise DomainError(
-                "invalid_analyzer_settings",
-                f"analyzer_settings.{name} must be an object.",
-                status=400,
-            )
-        check_analyzer_options(name, options)
+    check_analyzer_settings(analyzer_settings, names, what="request")
     if consent not in Consent.values:
         raise DomainError(
             "invalid_request",
