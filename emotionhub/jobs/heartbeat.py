@@ -2,13 +2,16 @@
 (the embedded filesystem broker has no broadcast to ping them).
 
 The row says when the worker last started a task, and in which process: a main process
-can keep beating while its task process is wedged, and only that shows it."""
+can keep beating while its task process is wedged, and only that shows it. It also lists
+the worker's live task processes, so the reconciler sees a pool process that was killed
+(the OOM killer's pick) while its parent keeps beating."""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from collections.abc import Callable
 
 from celery.signals import task_prerun, worker_ready, worker_shutdown
 from django.conf import settings
@@ -27,9 +30,34 @@ def _cuda_available() -> bool | None:
     return bool(torch.cuda.is_available())
 
 
-def beat_once(hostname: str, queues: list[str], started_at, cuda: bool | None) -> None:
+def task_pids_of(pool: object) -> Callable[[], list[int]]:
+    """The processes that run this worker's tasks: a prefork pool's processes (as
+    ``celery inspect stats`` lists them), else the worker itself (threads, solo)."""
+
+    def pids() -> list[int]:
+        try:
+            processes = pool.info.get("processes")  # type: ignore[attr-defined]
+        except Exception:  # a pool starting or stopping: say nothing rather than guess
+            return []
+        if processes is None:
+            return [os.getpid()]
+        return sorted(int(pid) for pid in processes if pid)
+
+    return pids
+
+
+def beat_once(
+    hostname: str,
+    queues: list[str],
+    started_at,
+    cuda: bool | None,
+    task_pids: Callable[[], list[int]] = list,
+) -> None:
     from emotionhub.jobs.models import WorkerHeartbeat
 
+    # Seen before listing: a process that claimed a job before this time and is missing
+    # from the list below died after its claim.
+    seen_at = timezone.now()
     WorkerHeartbeat.objects.update_or_create(
         hostname=hostname,
         defaults={
@@ -37,18 +65,19 @@ def beat_once(hostname: str, queues: list[str], started_at, cuda: bool | None) -
             "queues": queues,
             "cuda_available": cuda,
             "started_at": started_at,
-            "last_seen_at": timezone.now(),
+            "task_pids": task_pids(),
+            "last_seen_at": seen_at,
         },
     )
 
 
-def _loop(hostname: str, queues: list[str]) -> None:
+def _loop(hostname: str, queues: list[str], task_pids: Callable[[], list[int]]) -> None:
     started_at = timezone.now()
     cuda = _cuda_available()
     while not _stop.is_set():
         try:
             close_old_connections()
-            beat_once(hostname, queues, started_at, cuda)
+            beat_once(hostname, queues, started_at, cuda, task_pids)
         except Exception:
             log.exception("worker heartbeat failed")
         finally:
@@ -59,11 +88,13 @@ def _loop(hostname: str, queues: list[str]) -> None:
 @worker_ready.connect
 def _start(sender=None, **_: object) -> None:
     hostname = getattr(sender, "hostname", None) or "worker"
-    consumer = getattr(sender, "controller", None)
+    controller = getattr(sender, "controller", None)
     queues = []
-    if consumer is not None and getattr(consumer, "app", None) is not None:
-        queues = sorted(consumer.app.amqp.queues.consume_from or [])
-    threading.Thread(target=_loop, args=(hostname, queues), daemon=True).start()
+    if controller is not None and getattr(controller, "app", None) is not None:
+        queues = sorted(controller.app.amqp.queues.consume_from or [])
+    pool = getattr(controller, "pool", None)
+    task_pids = task_pids_of(pool) if pool is not None else list
+    threading.Thread(target=_loop, args=(hostname, queues, task_pids), daemon=True).start()
 
 
 @task_prerun.connect

@@ -8,6 +8,7 @@ it claimed, so a worker whose lease expired cannot overwrite the run that replac
 from __future__ import annotations
 
 import logging
+import os
 import random
 from datetime import timedelta
 
@@ -81,6 +82,7 @@ def claim(job_id, worker: str) -> AnalysisJob | None:
         started_at=now,
         lease_expires_at=_lease_deadline(),
         worker=worker[:255],
+        worker_pid=os.getpid(),
         progress=0.0,
         partial_result=None,
         next_attempt_at=None,

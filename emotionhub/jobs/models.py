@@ -96,6 +96,9 @@ class AnalysisJob(models.Model):
     # Failed after using up its attempts: a poison input or a broken plugin, re-runnable.
     quarantined = models.BooleanField(default=False)
     worker = models.CharField(max_length=255, blank=True)
+    # The process that claimed the running attempt: a pool process killed while its worker
+    # lives on is missing from the worker's heartbeat (``task_pids``), and so is its job.
+    worker_pid = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -164,6 +167,9 @@ class WorkerHeartbeat(models.Model):
     # process beats but whose task process is wedged shows as alive yet taking no work.
     last_task_at = models.DateTimeField(null=True, blank=True)
     last_task_pid = models.PositiveIntegerField(null=True, blank=True)
+    # The worker's processes that run tasks (its pool, or itself), listed at
+    # ``last_seen_at``; empty when the worker cannot say.
+    task_pids = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return self.hostname

@@ -1,9 +1,9 @@
 """Repairs what a lost message or a dead worker left behind. Run periodically by beat.
 
-Jobs running past their lease, or on a worker whose heartbeat stopped, go back to the
-queue (their next claim fails them if the attempts are used up); queued jobs whose
-message never arrived are sent again; finished submissions whose webhook was never sent
-get it sent.
+Jobs running past their lease, on a worker whose heartbeat stopped, or in a pool process
+its still-beating worker no longer has, go back to the queue (their next claim fails them
+if the attempts are used up); queued jobs whose message never arrived are sent again;
+finished submissions whose webhook was never sent get it sent.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def reconcile() -> dict[str, int]:
         error_message="The worker stopped reporting; the job was handed to another worker.",
     )
     orphaned_ids, orphaned = _requeue_jobs_of_dead_workers(now)
-    expired_ids += orphaned_ids
+    lost_ids, lost = _requeue_jobs_of_dead_task_processes(now)
+    expired_ids += orphaned_ids + lost_ids
     stale_before = now - timedelta(seconds=settings.EMOTIONHUB_QUEUED_REENQUEUE_SECONDS)
     stale_ids = list(
         AnalysisJob.objects.filter(status=JobStatus.QUEUED, enqueued_at__lt=stale_before)
@@ -64,6 +65,7 @@ def reconcile() -> dict[str, int]:
     counts = {
         "requeued_expired": requeued,
         "requeued_dead_worker": orphaned,
+        "requeued_dead_process": lost,
         "resent_queued": resent,
         "webhooks": webhooks,
     }
@@ -100,6 +102,44 @@ def _requeue_jobs_of_dead_workers(now) -> tuple[list, int]:
         error_message="The worker running this job stopped sending heartbeats; the job was "
         "handed to another worker.",
     )
+    return ids, count
+
+
+def _requeue_jobs_of_dead_task_processes(now) -> tuple[list, int]:
+    """Re-queue running jobs whose pool process died while its worker lives on.
+
+    A prefork worker's parent keeps beating when the OOM killer takes the pool process
+    running a job; the job's broker message comes back (``task_reject_on_worker_lost``)
+    but finds the job claimed. A job claimed before the worker last listed its live task
+    processes by a process missing from that list died with it. A reused pid only delays
+    this to the lease.
+    """
+    cutoff = now - timedelta(seconds=settings.EMOTIONHUB_WORKER_DEAD_SECONDS)
+    ids: list = []
+    count = 0
+    for beat in WorkerHeartbeat.objects.filter(last_seen_at__gte=cutoff).only(
+        "hostname", "task_pids", "last_seen_at"
+    ):
+        if not beat.task_pids:
+            continue  # a worker that cannot list its processes: the other rules apply
+        lost = AnalysisJob.objects.filter(
+            status=JobStatus.RUNNING,
+            worker=beat.hostname,
+            worker_pid__isnull=False,
+            started_at__lt=beat.last_seen_at,
+            lease_expires_at__gte=now,
+        ).exclude(worker_pid__in=beat.task_pids)
+        found = list(lost.values_list("pk", flat=True)[:SWEEP_LIMIT])
+        if not found:
+            continue
+        ids += found
+        count += lost.filter(pk__in=found).update(
+            status=JobStatus.QUEUED,
+            enqueued_at=now,
+            error_code="worker_gone",
+            error_message="The worker process running this job ended before it finished; "
+            "the job was handed to another process.",
+        )
     return ids, count
 
 
