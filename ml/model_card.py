@@ -8,7 +8,7 @@ between its ``<!-- metrics:begin -->``/``<!-- metrics:end -->`` markers. Nothing
 is typed by hand: re-run this after changing any weights.
 
 Besides the full validation split, each model is scored on a fixed class-stratified
-sample (:func:`ml.models.mini_xception.stratified_sample`), so a test can check quickly
+sample (:func:`ml.data.fer.stratified_sample`), so a test can check quickly
 that the shipped files still reproduce the card.
 """
 
@@ -25,10 +25,9 @@ from typing import Any
 import torch
 
 from ml.classifiers import DEFAULT_MODEL, SHIPPED_MODELS, WEIGHTS_DIR, load_face_classifier
-from ml.data.fer import load_fer
+from ml.data.fer import load_fer, stratified_sample
 from ml.evaluate import evaluate_fer
 from ml.metrics import classification_report
-from ml.models.mini_xception import stratified_sample
 from ml.train import DEFAULT_DATA, REPO_ROOT
 
 CARD_JSON = WEIGHTS_DIR / "model_card.json"

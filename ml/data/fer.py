@@ -110,3 +110,23 @@ def load_fer_cached(
     np.savez(tmp, images=images, labels=labels, key=np.asarray(key))
     tmp.replace(cache)
     return images, labels
+
+
+def stratified_sample(names: list[str], labels: np.ndarray, n: int) -> np.ndarray:
+    """Indices of a fixed, class-stratified subset of ``n`` items (largest-remainder quotas).
+
+    Deterministic without an RNG: within each class the items are taken evenly spaced in
+    file-name order, so the same data always yields the same sample (the model cards' quick
+    re-checks rely on it).
+    """
+    order = np.argsort(np.asarray(names), kind="stable")
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * n / counts.sum()
+    take = np.floor(quota).astype(int)
+    for j in np.argsort(-(quota - take), kind="stable")[: n - int(take.sum())]:
+        take[j] += 1
+    picked = []
+    for c, k in zip(classes, take, strict=True):
+        members = order[labels[order] == c]
+        picked.extend(members[(np.arange(k) * len(members)) // max(k, 1)].tolist())
+    return np.sort(np.asarray(picked, dtype=np.int64))

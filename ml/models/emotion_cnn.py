@@ -21,11 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ml.models.config import StoredConfig
+
 CHECKPOINT_FORMAT = "emotionhub.emotion_cnn/1"
 
 
 @dataclass
-class ArchConfig:
+class ArchConfig(StoredConfig):
     """Network hyper-parameters; stored in every checkpoint so it can be rebuilt."""
 
     kind: str = "vgg"  # "vgg" or "resnet"
@@ -35,14 +37,6 @@ class ArchConfig:
     num_classes: int = 7
     hidden: int = 256
     dropout: float = 0.4
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ArchConfig:
-        """Rebuild from a checkpoint dict, ignoring unknown keys from newer versions."""
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        if "widths" in known:
-            known["widths"] = tuple(known["widths"])
-        return cls(**known)
 
 
 def _conv_bn(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
