@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ml.classifiers import SHIPPED_MODELS, load_face_classifier  # noqa: E402
-from ml.train import DEFAULT_DATA  # noqa: E402
+from ml.data.fer import DEFAULT_DATA  # noqa: E402
 
 BUDGET_MS = 5.0
 

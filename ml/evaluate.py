@@ -29,28 +29,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ml.classifiers import DEFAULT_MODEL, PRECISIONS, load_face_classifier
 from ml.data.fer import load_fer
 from ml.metrics import classification_report
-from ml.models.emotion_cnn import EmotionModel
 
-__all__ = ["DEFAULT_MODEL", "calibration_error", "collect_logits", "evaluate_fer", "main"]
-
-
-@torch.no_grad()
-def collect_logits(
-    model: EmotionModel, images: np.ndarray, tta: bool = True, batch_size: int = 256
-) -> torch.Tensor:
-    """Uncalibrated logits (flip-averaged when ``tta``) for uint8 faces ``[N, H, W]``."""
-    out = [
-        model.logits(model.preprocess(images[i : i + batch_size]), tta=tta).float().cpu()
-        for i in range(0, len(images), batch_size)
-    ]
-    return torch.cat(out) if out else torch.empty(0, len(model.classes))
+__all__ = ["DEFAULT_MODEL", "calibration_error", "evaluate_fer", "main"]
 
 
 def calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> float:

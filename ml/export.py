@@ -16,25 +16,31 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ml.checkpoint import atomic_save, atomic_write_text
 from ml.classifiers import (
     ENSEMBLE_FORMAT,
     SHIPPED_MODELS,
     WEIGHTS_DIR,
     load_face_classifier,
 )
-from ml.data.fer import load_fer
-from ml.evaluate import calibration_error, collect_logits
-from ml.models.emotion_cnn import load_emotion_model, make_checkpoint, model_from_checkpoint
-from ml.train import DEFAULT_DATA
+from ml.data.fer import DEFAULT_DATA, load_fer
+from ml.evaluate import calibration_error
+from ml.inference import predict_logits
+from ml.models.emotion_cnn import (
+    EmotionModel,
+    load_emotion_model,
+    make_checkpoint,
+    model_from_checkpoint,
+)
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -63,6 +69,12 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return math.exp((lo + hi) / 2)
 
 
+def _tta_logits(model: EmotionModel, images: np.ndarray) -> torch.Tensor:
+    """Flip-averaged logits, as ``ml.evaluate`` and the shipped classifiers score faces."""
+    plain, mirrored = predict_logits(model.net, images, model.preprocess)
+    return (plain + mirrored) / 2
+
+
 def export_fer(
     checkpoint: Path,
     val: Path,
@@ -74,7 +86,7 @@ def export_fer(
     model = load_emotion_model(checkpoint)
     images, labels, _ = load_fer(val, classes=tuple(model.classes))
     y = torch.from_numpy(labels)
-    logits = collect_logits(model, images, tta=True)
+    logits = _tta_logits(model, images)
     temp = fit_temperature(logits, y) if calibrate else model.info.temperature
 
     def calib(t: float) -> dict[str, float]:
@@ -99,13 +111,11 @@ def export_fer(
     )
     ckpt = make_checkpoint(model.net, model.info, dtype=dtype)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, out)
+    atomic_save(ckpt, out)
 
     # The shipped (possibly fp16) file must predict what the fp32 model predicts.
     shipped = model_from_checkpoint(torch.load(out, map_location="cpu", weights_only=True))
-    logits2 = collect_logits(shipped, images, tta=True)
+    logits2 = _tta_logits(shipped, images)
     agree = float((logits2.argmax(1) == logits.argmax(1)).float().mean())
     return {
         "out": str(out),
@@ -153,16 +163,14 @@ def calibrate_shipped(model: str, val: Path) -> dict[str, Any]:
         "note": "in-sample on the selection split; check on held-out data",
     }
     path = classifier.path
-    tmp = path.with_name(path.name + ".tmp")
     if path.suffix == ".json":
         spec = json.loads(path.read_text())
         spec.update({"temperature": temp, "temperature_fit": fit})
-        tmp.write_text(json.dumps(spec, indent=2) + "\n")
+        atomic_write_text(json.dumps(spec, indent=2) + "\n", path)
     else:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         ckpt.update({"temperature": temp, "temperature_fit": fit})
-        torch.save(ckpt, tmp)
-    os.replace(tmp, path)
+        atomic_save(ckpt, path)
     return {"model": model, "file": str(path), **report}
 
 

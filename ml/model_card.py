@@ -25,10 +25,11 @@ from typing import Any
 import torch
 
 from ml.classifiers import DEFAULT_MODEL, SHIPPED_MODELS, WEIGHTS_DIR, load_face_classifier
-from ml.data.fer import load_fer, stratified_sample
+from ml.data.fer import DEFAULT_DATA, load_fer, stratified_sample
 from ml.evaluate import evaluate_fer
 from ml.metrics import classification_report
-from ml.train import DEFAULT_DATA, REPO_ROOT
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 CARD_JSON = WEIGHTS_DIR / "model_card.json"
 CARD_MD = WEIGHTS_DIR / "MODEL_CARD.md"

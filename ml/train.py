@@ -27,10 +27,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ml.data.fer import FER_CLASSES, load_fer_cached
+from ml.checkpoint import arch_dict, atomic_save, load_training_state, training_state
+from ml.data.augment import augment, mix_batch, random_erase
+from ml.data.fer import DEFAULT_DATA, FER_CLASSES, load_fer_cached
 from ml.distill import soft_cross_entropy, soft_targets, teacher_log_probs
+from ml.inference import predict_logits
 from ml.metrics import classification_report
-from ml.mixing import mix_batch
 from ml.models.emotion_cnn import (
     ArchConfig,
     EmotionCNN,
@@ -38,156 +40,15 @@ from ml.models.emotion_cnn import (
     center_crop,
     make_checkpoint,
 )
+from ml.schedule import lr_factor
+from ml.threads import ThreadTuner
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "datasets" / "fer2013"
+__all__ = ["DEFAULT_DATA", "PRESETS", "build_parser", "main", "parse_args", "train_fer"]
 
 
 def log(msg: str) -> None:
     """Timestamped, flushed line: the log is tailed while a niced job runs for hours."""
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def augment(
-    x: torch.Tensor,
-    gen: torch.Generator,
-    out_size: int,
-    rotate_deg: float = 10.0,
-    scale: float = 0.1,
-    shift_px: float = 4.0,
-    flip: bool = True,
-    jitter: float = 0.2,
-) -> torch.Tensor:
-    """Random flip + rotation + scale + shift (+crop to ``out_size``) and light jitter.
-
-    One ``affine_grid``/``grid_sample`` call per batch replaces torchvision's
-    pad-and-random-crop, flip and RandomAffine; it is a few percent of the step time.
-    ``x`` is a float batch in [0, 1], shape ``[B, 1, H, W]``.
-    """
-    b, _, h, _ = x.shape
-    dev = gen.device  # CPU generator: numbers as before; a CUDA one keeps it all on-device
-
-    def u(lo: float, hi: float) -> torch.Tensor:
-        return torch.rand(b, generator=gen, device=dev) * (hi - lo) + lo
-
-    ang = u(-rotate_deg, rotate_deg) * math.pi / 180
-    zoom = u(1 - scale, 1 + scale)
-    sign = (
-        torch.where(torch.rand(b, generator=gen, device=dev) < 0.5, -1.0, 1.0)
-        if flip
-        else torch.ones(b, device=dev)
-    )
-    crop = out_size / h  # output window covers this fraction of the input
-    tx = u(-1, 1) * 2 * shift_px / h
-    ty = u(-1, 1) * 2 * shift_px / h
-    cos, sin = torch.cos(ang) * crop / zoom, torch.sin(ang) * crop / zoom
-    theta = torch.stack(
-        [torch.stack([sign * cos, -sin, tx], 1), torch.stack([sign * sin, cos, ty], 1)], 1
-    )
-    grid = F.affine_grid(theta, [b, 1, out_size, out_size], align_corners=False)
-    out = F.grid_sample(x, grid.to(x.device, x.dtype), mode="bilinear", align_corners=False)
-    if jitter > 0:
-        contrast = u(1 - jitter, 1 + jitter).view(b, 1, 1, 1).to(x.device)
-        bright = u(-jitter / 2, jitter / 2).view(b, 1, 1, 1).to(x.device)
-        mean = out.mean(dim=(2, 3), keepdim=True)
-        out = ((out - mean) * contrast + mean + bright).clamp_(0, 1)
-    return out
-
-
-def random_erase(
-    x: torch.Tensor, gen: torch.Generator, p: float = 0.5, area: tuple[float, float] = (0.02, 0.2)
-) -> torch.Tensor:
-    """Zero (= dataset mean after normalisation) one random rectangle in a fraction ``p``.
-
-    Occlusion robustness: real faces are partly covered by hands, glasses and hair.
-    """
-    if p <= 0:
-        return x
-    b, _, h, w = x.shape
-    dev = gen.device
-
-    def rand() -> torch.Tensor:
-        return torch.rand(b, generator=gen, device=dev)
-
-    a = (rand() * (area[1] - area[0]) + area[0]) * h * w
-    logr = rand() * (math.log(3.3) - math.log(0.3)) + math.log(0.3)
-    r = torch.exp(logr)
-    eh = torch.sqrt(a * r).clamp(1, h).long()
-    ew = torch.sqrt(a / r).clamp(1, w).long()
-    top = (rand() * (h - eh + 1)).long()
-    left = (rand() * (w - ew + 1)).long()
-    on = rand() < p
-    ys = torch.arange(h, device=dev).view(1, h, 1)
-    xs = torch.arange(w, device=dev).view(1, 1, w)
-    mask = (
-        (ys >= top.view(b, 1, 1))
-        & (ys < (top + eh).view(b, 1, 1))
-        & (xs >= left.view(b, 1, 1))
-        & (xs < (left + ew).view(b, 1, 1))
-        & on.view(b, 1, 1)
-    )
-    return x.masked_fill(mask.unsqueeze(1).to(x.device), 0.0)
-
-
-def lr_factor(progress: float, warmup: float = 0.15, final: float = 1e-3) -> float:
-    """Linear warm-up then cosine decay, as a multiple of the peak LR; progress in [0, 1].
-
-    Written as a function of progress (not a step count) so the same curve can be driven
-    by a wall-clock budget: the run then always ends fully annealed, however slow the
-    shared machine turns out to be.
-    """
-    progress = min(max(progress, 0.0), 1.0)
-    if warmup > 0 and progress < warmup:
-        return 0.05 + 0.95 * progress / warmup
-    t = (progress - warmup) / max(1e-9, 1 - warmup)
-    return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * t))
-
-
-class ThreadTuner:
-    """Pick the faster torch thread count (e.g. 1 or 2) while training, and re-check it.
-
-    On a shared 2-core machine with the job niced, the second OpenMP thread often sits on a
-    core busy with a normal-priority process; every parallel region then waits for it and
-    2 threads run ~3x slower than 1. Each ``period`` steps the alternative is timed for
-    ``probe`` steps and adopted if it is >10 % faster. Thread count can change float
-    summation order, so a run with ``--threads auto`` is not bit-reproducible.
-    """
-
-    def __init__(self, options: tuple[int, ...] = (1, 2), period: int = 150, probe: int = 8):
-        self.options, self.period, self.probe = options, period, probe
-        self.current = options[-1]
-        self._alt: list[float] = []
-        self._cur: list[float] = []
-
-    def threads_for(self, step: int) -> int:
-        """Thread count to use for global step ``step``."""
-        pos = step % self.period
-        if pos < self.probe:
-            i = self.options.index(self.current)
-            return (
-                self.options[
-                    (i + 1 + (step // self.period) % (len(self.options) - 1)) % len(self.options)
-                ]
-                if len(self.options) > 1
-                else self.current
-            )
-        return self.current
-
-    def record(self, step: int, threads: int, seconds: float) -> str | None:
-        """Feed one step's time; returns a log message when the choice changes."""
-        pos = step % self.period
-        if pos in (0, self.probe):  # first step after a switch pays for re-planning
-            return None
-        (self._alt if pos < self.probe else self._cur).append(seconds)
-        if pos == self.period - 1:
-            alt = self.threads_for(step - pos)
-            a = float(np.median(self._alt)) if self._alt else math.inf
-            c = float(np.median(self._cur)) if self._cur else math.inf
-            self._alt, self._cur = [], []
-            if alt != self.current and a < 0.9 * c:
-                old, self.current = self.current, alt
-                return f"threads {old} -> {alt} ({c:.2f}s -> {a:.2f}s per step)"
-        return None
 
 
 #: Named sets of defaults (``--preset``); flags given explicitly still win.
@@ -344,12 +205,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def _arch_from_args(args: argparse.Namespace) -> ArchConfig:
     return ArchConfig(
         kind=args.kind,
@@ -361,28 +216,15 @@ def _arch_from_args(args: argparse.Namespace) -> ArchConfig:
     )
 
 
-@torch.no_grad()
-def predict_logits(
-    net: torch.nn.Module,
-    images: np.ndarray,
-    mean: float,
-    std: float,
-    input_size: int,
-    device: torch.device,
-    batch_size: int = 512,
-    channels_last: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(plain, mirrored) logits for uint8 faces; the mean of the two is the TTA prediction."""
-    net.eval()
-    plain, flipped = [], []
-    for i in range(0, len(images), batch_size):
-        x = torch.from_numpy(images[i : i + batch_size]).to(device).unsqueeze(1).float() / 255
+def _val_preprocess(mean: float, std: float, input_size: int, device: torch.device):
+    """uint8 faces -> normalised, centre-cropped, channels-last input on ``device``."""
+
+    def preprocess(images: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(images).to(device).unsqueeze(1).float() / 255
         x = (center_crop(x, input_size) - mean) / std
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        plain.append(net(x).float().cpu())
-        flipped.append(net(torch.flip(x, dims=[-1])).float().cpu())
-    return torch.cat(plain), torch.cat(flipped)
+        return x.contiguous(memory_format=torch.channels_last)
+
+    return preprocess
 
 
 def train_fer(args: argparse.Namespace) -> dict[str, Any]:
@@ -466,11 +308,11 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
     start_epoch, best_acc, history, gstep, elapsed = 0, -1.0, [], 0, 0.0
     last_path, best_path = out / "last.pt", out / "best.pt"
     if args.resume and last_path.exists():
-        state = torch.load(last_path, map_location=device, weights_only=True)
-        if state["arch"] != _arch_dict(cfg):
+        state = load_training_state(last_path, device)
+        if state["arch"] != arch_dict(cfg):
             raise SystemExit(
                 f"--resume: {last_path} has arch {state['arch']}, args give "
-                f"{_arch_dict(cfg)}; pass the same architecture flags"
+                f"{arch_dict(cfg)}; pass the same architecture flags"
             )
         if state["epochs"] != args.epochs:
             raise SystemExit(f"--resume: run was started with --epochs {state['epochs']}")
@@ -614,8 +456,10 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
         yv = torch.from_numpy(yva)
         candidates = {"raw": net} if ema is None else {"raw": net, "ema": ema.module}
         scored = {}
+        val_input = _val_preprocess(mean, std, args.input_size, device)
         for kind, model in candidates.items():
-            plain, flipped = predict_logits(model, xva, mean, std, args.input_size, device)
+            model.eval()
+            plain, flipped = predict_logits(model, xva, val_input, batch_size=512)
             pred = ((plain + flipped) / 2).argmax(1).numpy()
             scored[kind] = (plain, classification_report(yva, pred, FER_CLASSES))
         # Select on flip-TTA validation accuracy; ties keep the raw weights.
@@ -678,32 +522,26 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
                     "torch": torch.__version__,
                 },
             )
-            _atomic_save(make_checkpoint(candidates[chosen], info), best_path)
-        _atomic_save(
-            {
-                "model": net.state_dict(),
-                **({"ema": ema.state_dict()} if ema is not None else {}),
-                "optimizer": opt.state_dict(),
-                "step": gstep,
-                "elapsed_s": elapsed + time.perf_counter() - t_run,
-                "scaler": scaler.state_dict(),
-                "epoch": epoch + 1,
-                "epochs": args.epochs,
-                "best_acc": best_acc,
-                "history": history,
-                "arch": _arch_dict(cfg),
-            },
-            last_path,
+            atomic_save(make_checkpoint(candidates[chosen], info), best_path)
+        state = training_state(
+            net,
+            ema,
+            opt,
+            scaler,
+            step=gstep,
+            elapsed_s=elapsed + time.perf_counter() - t_run,
+            epoch=epoch + 1,
+            epochs=args.epochs,
+            best_acc=best_acc,
+            history=history,
+            arch=arch_dict(cfg),
         )
+        atomic_save(state, last_path)
         with open(out / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(rec) + "\n")
     summary = {"best_val_acc": best_acc, "epochs": args.epochs, "out": str(out)}
     log(f"done: {summary}")
     return summary
-
-
-def _arch_dict(cfg: ArchConfig) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(cfg).items()}
 
 
 def main(argv: list[str] | None = None) -> int:

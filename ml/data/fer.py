@@ -27,6 +27,8 @@ FER_CLASSES: tuple[str, ...] = (
 )
 #: Native FER2013 image side in pixels.
 FER_SIZE = 48
+#: Where the FER2013 zips live (outside the repository; see shared/datasets/README.md).
+DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "fer2013"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".pgm"})
 
 

@@ -13,6 +13,7 @@ np = pytest.importorskip("numpy")
 pytest.importorskip("PIL")
 
 from ml import evaluate, train  # noqa: E402
+from ml.data.augment import augment, random_erase  # noqa: E402
 from ml.export import export_fer, fit_temperature  # noqa: E402
 from ml.metrics import classification_report  # noqa: E402
 from ml.models.emotion_cnn import (  # noqa: E402
@@ -22,6 +23,8 @@ from ml.models.emotion_cnn import (  # noqa: E402
     load_emotion_model,
     make_checkpoint,
 )
+from ml.schedule import lr_factor  # noqa: E402
+from ml.threads import ThreadTuner  # noqa: E402
 
 TINY = ArchConfig(widths=(4, 8), hidden=8)
 CLASSES = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
@@ -107,19 +110,19 @@ def test_metrics_known_values() -> None:
 def test_augment_identity_and_shapes() -> None:
     x = torch.rand(4, 1, 48, 48)
     g = torch.Generator().manual_seed(0)
-    same = train.augment(x, g, 48, rotate_deg=0, scale=0, shift_px=0, flip=False, jitter=0)
+    same = augment(x, g, 48, rotate_deg=0, scale=0, shift_px=0, flip=False, jitter=0)
     assert torch.allclose(same, x, atol=1e-5)
-    assert train.augment(x, g, 44).shape == (4, 1, 44, 44)
-    erased = train.random_erase(x, g, p=1.0)
+    assert augment(x, g, 44).shape == (4, 1, 44, 44)
+    erased = random_erase(x, g, p=1.0)
     assert erased.shape == x.shape
     assert (erased == 0).any()
 
 
 def test_lr_schedule_and_thread_tuner() -> None:
-    assert train.lr_factor(0.0) == pytest.approx(0.05)
-    assert train.lr_factor(0.15) == pytest.approx(1.0)
-    assert train.lr_factor(1.0) == pytest.approx(1e-3)
-    tuner = train.ThreadTuner((1, 2), period=20, probe=4)
+    assert lr_factor(0.0) == pytest.approx(0.05)
+    assert lr_factor(0.15) == pytest.approx(1.0)
+    assert lr_factor(1.0) == pytest.approx(1e-3)
+    tuner = ThreadTuner((1, 2), period=20, probe=4)
     assert tuner.current == 2
     msg = None
     for step in range(20):  # 1 thread is 3x faster than 2 on this pretend machine

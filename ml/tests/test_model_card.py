@@ -9,8 +9,8 @@ import pytest
 pytest.importorskip("torch")
 
 from ml.classifiers import SHIPPED_MODELS, load_face_classifier
+from ml.data.fer import DEFAULT_DATA
 from ml.model_card import CARD_JSON, CARD_MD, render, sample_accuracy
-from ml.train import DEFAULT_DATA
 
 VAL = DEFAULT_DATA / "val.zip"
 CARD = json.loads(CARD_JSON.read_text())

@@ -16,8 +16,8 @@ import torch.nn.functional as F  # noqa: E402
 
 from ml import train  # noqa: E402
 from ml.classifiers import load_face_classifier, resolve_precision  # noqa: E402
+from ml.data.augment import mix_batch  # noqa: E402
 from ml.distill import soft_cross_entropy, soft_targets, teacher_log_probs  # noqa: E402
-from ml.mixing import mix_batch  # noqa: E402
 from ml.models.emotion_cnn import ArchConfig, EmotionCNN, ModelInfo, make_checkpoint  # noqa: E402
 from ml.progress import training_record  # noqa: E402
 
