@@ -22,7 +22,6 @@ echoed in the output so figures are never compared across the two settings by ac
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 import time
@@ -32,24 +31,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ml.calibration import nll
 from ml.classifiers import DEFAULT_MODEL, PRECISIONS, load_face_classifier
 from ml.data.fer import load_fer
-from ml.metrics import classification_report
+from ml.metrics import classification_report, expected_calibration_error
 
-__all__ = ["DEFAULT_MODEL", "calibration_error", "evaluate_fer", "main"]
-
-
-def calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> float:
-    """Expected calibration error (equal-width confidence bins) - how far confidence lies."""
-    conf, pred = probs.max(1)
-    correct = (pred == labels).float()
-    edges = torch.linspace(0, 1, bins + 1)
-    ece = torch.zeros(())
-    for lo, hi in itertools.pairwise(edges):
-        m = (conf > lo) & (conf <= hi)
-        if m.any():
-            ece += m.float().mean() * (conf[m].mean() - correct[m].mean()).abs()
-    return float(ece)
+__all__ = ["DEFAULT_MODEL", "evaluate_fer", "main"]
 
 
 def evaluate_fer(
@@ -73,8 +60,8 @@ def evaluate_fer(
     probs = F.softmax(logits / temperature, dim=1)
     report.update(
         {
-            "nll": float(F.cross_entropy(logits / temperature, y)) if len(y) else 0.0,
-            "ece": calibration_error(probs, y) if len(y) else 0.0,
+            "nll": nll(logits, y, temperature),
+            "ece": expected_calibration_error(probs.numpy(), labels),
             "classes": list(classifier.classes),
             "tta_hflip": tta,
             "temperature": temperature,

@@ -3,11 +3,10 @@
     python -m ml.export fer --checkpoint var/train/fer/best.pt \\
         --val ../shared/datasets/fer2013/val.zip --out ml/weights/fer_emotion_cnn.pt
 
-Temperature scaling (Guo et al., 2017) divides the logits by one scalar T, fitted by
-minimising the negative log-likelihood on the validation split. It leaves every argmax
-(and so accuracy and F1) unchanged but makes the softmax confidences usable as
-probabilities, which the server reports to users. T is fitted on the same flip-averaged
-logits that ``ml.evaluate`` and :meth:`EmotionModel.predict_proba` produce by default.
+Temperature scaling (:mod:`ml.calibration`) divides the logits by one scalar T, fitted on
+the validation split, so the softmax confidences the server reports become usable as
+probabilities without changing any argmax. T is fitted on the same flip-averaged logits
+that ``ml.evaluate`` and :meth:`EmotionModel.predict_proba` produce by default.
 The weights are stored in fp16 (half the size; predictions are checked to be unchanged).
 """
 
@@ -15,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -23,8 +21,8 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from ml.calibration import calibration_report, fit_temperature
 from ml.checkpoint import atomic_save, atomic_write_text
 from ml.classifiers import (
     ENSEMBLE_FORMAT,
@@ -33,7 +31,6 @@ from ml.classifiers import (
     load_face_classifier,
 )
 from ml.data.fer import DEFAULT_DATA, load_fer
-from ml.evaluate import calibration_error
 from ml.inference import predict_logits
 from ml.models.emotion_cnn import (
     EmotionModel,
@@ -41,32 +38,6 @@ from ml.models.emotion_cnn import (
     make_checkpoint,
     model_from_checkpoint,
 )
-
-
-def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """Temperature minimising NLL, by golden-section search on log T in [e^-3, e^3].
-
-    The NLL is convex in 1/T, so a 1-D bracketing search is exact enough and, unlike
-    LBFGS, cannot diverge.
-    """
-
-    def nll(log_t: float) -> float:
-        return float(F.cross_entropy(logits / math.exp(log_t), labels))
-
-    lo, hi = -3.0, 3.0
-    g = (math.sqrt(5) - 1) / 2
-    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-    fa, fb = nll(a), nll(b)
-    for _ in range(80):
-        if fa < fb:
-            hi, b, fb = b, a, fa
-            a = hi - g * (hi - lo)
-            fa = nll(a)
-        else:
-            lo, a, fa = a, b, fb
-            b = lo + g * (hi - lo)
-            fb = nll(b)
-    return math.exp((lo + hi) / 2)
 
 
 def _tta_logits(model: EmotionModel, images: np.ndarray) -> torch.Tensor:
@@ -89,12 +60,7 @@ def export_fer(
     logits = _tta_logits(model, images)
     temp = fit_temperature(logits, y) if calibrate else model.info.temperature
 
-    def calib(t: float) -> dict[str, float]:
-        return {
-            "nll": float(F.cross_entropy(logits / t, y)),
-            "ece": calibration_error(F.softmax(logits / t, 1), y),
-        }
-
+    calib = calibration_report(logits, y, temp)
     model.info.temperature = temp
     model.info.metadata.update(
         {
@@ -103,8 +69,7 @@ def export_fer(
             "weights_dtype": str(dtype).removeprefix("torch."),
             "temperature_fit": {
                 "data": f"{val.name} (validation split, flip-TTA logits, {len(y)} images)",
-                "before": calib(1.0),
-                "after": calib(temp),
+                **calib,
                 "note": "in-sample on the selection split; check on held-out data",
             },
         }
@@ -122,8 +87,8 @@ def export_fer(
         "bytes": out.stat().st_size,
         "temperature": temp,
         "val_accuracy_flip_tta": float((logits.argmax(1) == y).float().mean()),
-        "calibration_before": calib(1.0),
-        "calibration_after": calib(temp),
+        "calibration_before": calib["before"],
+        "calibration_after": calib["after"],
         "shipped_vs_fp32_argmax_agreement": agree,
         "shipped_vs_fp32_max_abs_logit_diff": float((logits2 - logits).abs().max()),
     }
@@ -133,14 +98,7 @@ def _calibration_report(logits: torch.Tensor, y: torch.Tensor, temperature: floa
     return {
         "accuracy": float((logits.argmax(1) == y).float().mean()),
         "temperature": temperature,
-        "before": {
-            "nll": float(F.cross_entropy(logits, y)),
-            "ece": calibration_error(F.softmax(logits, 1), y),
-        },
-        "after": {
-            "nll": float(F.cross_entropy(logits / temperature, y)),
-            "ece": calibration_error(F.softmax(logits / temperature, 1), y),
-        },
+        **calibration_report(logits, y, temperature),
     }
 
 

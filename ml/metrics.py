@@ -59,7 +59,7 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     """Top-label ECE with equal-width confidence bins (Guo et al. 2017).
 
     The weighted mean gap between confidence and accuracy: 0 when a model that says 80 %
-    is right 80 % of the time. Same binning as ``ml.evaluate.calibration_error``.
+    is right 80 % of the time. The one ECE of ml/ (evaluation, export, model cards).
     """
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)

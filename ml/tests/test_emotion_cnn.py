@@ -13,8 +13,9 @@ np = pytest.importorskip("numpy")
 pytest.importorskip("PIL")
 
 from ml import evaluate, train  # noqa: E402
+from ml.calibration import fit_temperature  # noqa: E402
 from ml.data.augment import augment, random_erase  # noqa: E402
-from ml.export import export_fer, fit_temperature  # noqa: E402
+from ml.export import export_fer  # noqa: E402
 from ml.metrics import classification_report  # noqa: E402
 from ml.models.emotion_cnn import (  # noqa: E402
     ArchConfig,

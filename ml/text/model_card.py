@@ -25,11 +25,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ml.calibration import fit_temperature, nll
 from ml.checksums import sha256_file
 from ml.metrics import classification_report, expected_calibration_error
 from ml.text import data as D
 from ml.text.baselines import vader_labels
-from ml.text.calibration import fit_temperature, nll
 from ml.text.model import (
     DEFAULT_WEIGHTS,
     WEIGHTS_DIR,

@@ -37,9 +37,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ml.calibration import fit_temperature
 from ml.metrics import classification_report
 from ml.text import data as D
-from ml.text.calibration import fit_temperature
 from ml.text.model import (
     SentimentNet,
     TextSentimentModel,

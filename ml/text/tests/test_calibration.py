@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from ml.calibration import fit_temperature  # noqa: E402
 from ml.metrics import expected_calibration_error  # noqa: E402 - after the importorskip
-from ml.text.calibration import fit_temperature  # noqa: E402
 
 
 def test_ece_is_zero_when_confidence_matches_accuracy_and_the_gap_otherwise():
