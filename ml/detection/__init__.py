@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ml.detection.faces import Face, FaceDetector
 from ml.detection.loading import ImageDecodeError, load_image
+from ml.shipped import DEFAULT_DETECTOR, FACE_DETECTORS
 
 if TYPE_CHECKING:
     from ml.detection.align import align_face, alignment_matrix, eye_angle
@@ -47,10 +48,8 @@ _LAZY = {
     "eye_angle": "ml.detection.align",
 }
 
-#: Detector names accepted by :func:`make_detector`.
-DETECTORS = ("blazeface", "mtcnn", "haar")
-#: What :func:`make_detector` builds without a name.
-DEFAULT_DETECTOR = "blazeface"
+#: Detector names accepted by :func:`make_detector` (their defaults: ``ml.shipped``).
+DETECTORS = tuple(FACE_DETECTORS)
 
 
 def __getattr__(name: str) -> Any:

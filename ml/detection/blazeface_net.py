@@ -14,7 +14,6 @@ padding (the odd pixel after) and its NHWC flattening order.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+from ml.checksums import sha256_file
+from ml.shipped import WEIGHTS_DIR, shipped_model
+
+#: The converter's record (sources, their hashes); the file hashes are also in ml.shipped.
 MANIFEST = WEIGHTS_DIR / "blazeface.json"
 FORMAT = "emotionhub.blazeface/1"
 #: Model names and what a checkpoint's ``model`` field says.
@@ -95,7 +97,7 @@ class BlazeFaceNet(nn.Module):
         for node in self.nodes:
             pad = node["op"] == "conv" and node["pad"]
             if pad and pad[1] == pad[0] + 1 and pad[3] == pad[2] + 1:
-                old = self.convs[node["param"]]
+                old = self._conv(node["param"])
                 kernel = [k + 1 for k in old.kernel_size]
                 new = nn.Conv2d(
                     old.in_channels,
@@ -106,6 +108,7 @@ class BlazeFaceNet(nn.Module):
                     groups=old.groups,
                     bias=True,
                 ).to(old.weight.device, old.weight.dtype)
+                assert new.bias is not None and old.bias is not None  # every conv has one
                 new.weight.copy_(F.pad(old.weight, (1, 0, 1, 0)))
                 new.bias.copy_(old.bias)
                 self.convs[node["param"]] = new
@@ -139,10 +142,15 @@ class BlazeFaceNet(nn.Module):
         regressors, classificators = (values[t] for t in self.output_ids)
         return regressors, classificators
 
+    def _conv(self, key: str) -> nn.Conv2d:
+        conv = self.convs[key]
+        assert isinstance(conv, nn.Conv2d), conv
+        return conv
+
     def _run(self, node: dict[str, Any], args: list[torch.Tensor]) -> torch.Tensor:
         op = node["op"]
         if op == "conv":
-            conv = self.convs[node["param"]]
+            conv = self._conv(node["param"])
             x = args[0]
             if node["kernel"] == [1, 1] and node["groups"] == 1 and node["stride"] == [1, 1]:
                 # A pointwise conv is a matrix product over channels: on channels-last
@@ -180,18 +188,10 @@ class BlazeFaceNet(nn.Module):
         raise ValueError(f"unknown plan op {op!r}")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def weights_path(model: str) -> Path:
     if model not in MODELS:
         raise ValueError(f"unknown BlazeFace model {model!r}; choose one of {', '.join(MODELS)}")
-    return WEIGHTS_DIR / f"blazeface_{model}.pt"
+    return shipped_model(f"blazeface_{model}").path
 
 
 def load_blazeface(
@@ -209,7 +209,7 @@ def load_blazeface(
     path = weights_path(model) if path is None else path
     manifest = json.loads(manifest_path.read_text())
     expected = manifest["models"][model]["sha256"]
-    actual = sha256_of(path)
+    actual = sha256_file(path)
     if actual != expected:
         raise WeightsIntegrityError(
             f"{path.name} has SHA-256 {actual}, but {manifest_path.name} records {expected}"

@@ -12,7 +12,6 @@ computed from those photos here, with their labels transformed alike.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ml.checksums import sha256_file
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ROOT / "tests" / "data" / "detection" / "labels.json"
@@ -122,7 +123,7 @@ def _cached(photo: Photo, cache: Path) -> Path:
 def _check(photo: Photo, path: Path) -> None:
     if not path.exists():
         raise PhotoUnavailableError(f"{photo.name}: {path} is missing")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256_file(path)
     if digest != photo.source["sha256"]:
         raise PhotoUnavailableError(f"{photo.name}: {path} has SHA-256 {digest}")
 

@@ -32,11 +32,11 @@ from torch import nn
 from ml.data.fer import FER_CLASSES
 from ml.models.config import StoredConfig
 from ml.models.emotion_cnn import ModelInfo
-from ml.shipped import SHIPPED_MODELS, WEIGHTS_DIR
+from ml.shipped import shipped_model
 
 CHECKPOINT_FORMAT = "emotionhub.mini_xception/1"
 #: Where the converted weights ship in this repository.
-DEFAULT_WEIGHTS = WEIGHTS_DIR / SHIPPED_MODELS["mini_xception"]
+DEFAULT_WEIGHTS = shipped_model("mini_xception").path
 INPUT_SIZE = 64
 KERAS_BN_EPS = 1e-3
 

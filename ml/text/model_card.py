@@ -28,14 +28,10 @@ import torch.nn.functional as F
 from ml.calibration import fit_temperature, nll
 from ml.checksums import sha256_file
 from ml.metrics import classification_report, expected_calibration_error
+from ml.shipped import WEIGHTS_DIR
 from ml.text import data as D
 from ml.text.baselines import vader_labels
-from ml.text.model import (
-    DEFAULT_WEIGHTS,
-    WEIGHTS_DIR,
-    TextSentimentModel,
-    cpu_bf16_supported,
-)
+from ml.text.model import DEFAULT_WEIGHTS, TextSentimentModel, cpu_bf16_supported
 from ml.text.preprocess import normalize
 
 CARD_JSON = WEIGHTS_DIR / "text_model_card.json"

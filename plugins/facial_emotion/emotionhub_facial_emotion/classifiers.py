@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ml.data.fer import FER_CLASSES
-from ml.shipped import SHIPPED_MODELS, resolve_model
+from ml.shipped import DEFAULT_MODEL, SHIPPED_MODELS, resolve_model, shipped_model
 
 if TYPE_CHECKING:
     from ml.classifiers import FaceClassifier
 
-CLASSES = FER_CLASSES
+CLASSES = shipped_model(DEFAULT_MODEL).classes
 __all__ = ["CLASSES", "SHIPPED_MODELS", "available_models", "load_classifier"]
 
 

@@ -8,26 +8,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ml.data.fer import FER_CLASSES
-from ml.shipped import DEFAULT_MODEL as SHIPPED_DEFAULT
-from ml.shipped import SHIPPED_MODELS
+from ml import shipped
 
 if TYPE_CHECKING:
     from emotionhub.analyzers.contract import Frame, Item
 
-CLASSES = FER_CLASSES
-DETECTORS = ("blazeface", "mtcnn", "haar")
-#: The detector that won the detection benchmark (ml/detection/BENCHMARK.md); the same
-#: name as ``ml.detection.DEFAULT_DETECTOR``, kept literal so this module imports no ML code.
-DEFAULT_DETECTOR = "blazeface"
-#: A face score means something different per detector: MTCNN's O-Net probability needs 0.9
-#: to drop its false positives on textures, BlazeFace's is calibrated around MediaPipe's 0.5
-#: (true faces here score 0.6-0.97), Haar reports 1.0 for every face.
-MIN_FACE_SCORE = {"blazeface": 0.5, "mtcnn": 0.9, "haar": 0.9}
-MODELS = tuple(SHIPPED_MODELS)
-# The most accurate shipped model within the 5 ms/face classifier budget (one CPU thread),
-# chosen in ml.shipped and documented in ml/weights/MODEL_CARD.md.
-DEFAULT_MODEL = SHIPPED_DEFAULT
+# Models, detectors and their defaults come from the registry of shipped models
+# (ml/shipped.py, no torch); the default model is the most accurate one within the 5 ms/face
+# classifier budget (ml/weights/MODEL_CARD.md), the default detector the winner of the
+# detection benchmark (ml/weights/BLAZEFACE.md).
+MODELS = tuple(m.name for m in shipped.shipped_models(shipped.FACE_EMOTION))
+DEFAULT_MODEL = shipped.DEFAULT_MODEL
+CLASSES = shipped.shipped_model(DEFAULT_MODEL).classes
+DETECTORS = tuple(shipped.FACE_DETECTORS)
+DEFAULT_DETECTOR = shipped.DEFAULT_DETECTOR
+#: A face score means something different per detector (see ``FaceDetectorInfo.min_score``).
+MIN_FACE_SCORE = {name: d.min_score for name, d in shipped.FACE_DETECTORS.items()}
+MODEL_CARD = shipped.FACE_CARD
+_MIN_FACE_PX = {name: d.min_face_px for name, d in shipped.FACE_DETECTORS.items()}
+
+
+def _per_detector(values: dict[str, float] | dict[str, int]) -> str:
+    return ", ".join(f"{name} {value}" for name, value in values.items())
+
 
 _box = {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
 _point = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
@@ -182,7 +185,7 @@ SETTINGS_SCHEMA = {
             "minimum": 0,
             "maximum": 1,
             "default": None,
-            "description": "null: the detector's own (blazeface 0.5, mtcnn 0.9, haar 0.9)",
+            "description": f"null: the detector's own ({_per_detector(MIN_FACE_SCORE)})",
         },
         "min_face_px": {
             "type": ["integer", "null"],
@@ -191,7 +194,7 @@ SETTINGS_SCHEMA = {
             "default": None,
             "description": "Smallest face side the detector looks for; larger is faster "
             "(fewer pyramid levels or tiles), the real-time path's default is larger. "
-            "null: the detector's own (blazeface 40, mtcnn 20, haar 20).",
+            f"null: the detector's own ({_per_detector(_MIN_FACE_PX)}).",
         },
         "uncertain_below": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5},
         "max_faces": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},

@@ -18,9 +18,12 @@ from emotionhub.analyzers.contract import (
     Item,
     Result,
 )
+from ml.shipped import shipped_model
 
-SENTIMENTS = ("negative", "neutral", "positive")
-EMOTIONS = ("anger", "joy", "optimism", "sadness")
+#: What the shipped text model is (ml/shipped.py, no torch): its heads, card and licence.
+MODEL = shipped_model("text_sentiment")
+SENTIMENTS = MODEL.heads["sentiment"]
+EMOTIONS = MODEL.heads["emotion"]
 MAX_CHARS = 20_000
 
 _probability = {"type": "number", "minimum": 0, "maximum": 1}
@@ -106,9 +109,9 @@ class TextSentimentAnalyzer(Analyzer):
         media_kinds=frozenset({"text"}),
         device="gpu",
         max_batch_size=64,
-        model_version="minilm-lora-tweet/2",
-        model_card="ml/weights/TEXT_MODEL_CARD.md",
-        licence="Apache-2.0 code; encoder all-MiniLM-L6-v2 Apache-2.0; see model card",
+        model_version=MODEL.meta["model_version"],
+        model_card=MODEL.card,
+        licence=MODEL.licence,
         result_schema=RESULT_SCHEMA,
         settings_schema=SETTINGS_SCHEMA,
     )
@@ -120,13 +123,13 @@ class TextSentimentAnalyzer(Analyzer):
 
     def load(self, device: str) -> None:
         from ml.checksums import sha256_file
-        from ml.text.model import DEFAULT_WEIGHTS, TextSentimentModel, cpu_bf16_supported
+        from ml.text.model import TextSentimentModel, cpu_bf16_supported
 
         precision = "float32"
         if device == "cpu":
             precision = self.cpu_precision or ("bfloat16" if cpu_bf16_supported() else "float32")
-        self.model = TextSentimentModel.load(DEFAULT_WEIGHTS, device, precision)
-        self.weights_sha256 = sha256_file(DEFAULT_WEIGHTS)
+        self.model = TextSentimentModel.load(MODEL.path, device, precision)
+        self.weights_sha256 = sha256_file(MODEL.path)
 
     def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
         from ml.text.language import detect_language
