@@ -114,6 +114,15 @@ def test_the_shipped_plugins_declare_what_the_core_reads():
     assert "example" not in reviewable_analyzers()
 
 
+def test_real_time_requests_default_to_the_realtime_face_analyzers(settings):
+    from emotionhub.realtime import policy
+
+    # centre_face reports faces but cannot run in real time: not a default.
+    assert policy.default_analyzers() == ("facial_emotion",)
+    settings.EMOTIONHUB_ANALYZERS = ["text_sentiment", "centre_face"]
+    assert policy.default_analyzers() == ()
+
+
 def test_sentiment_polarity_is_one_rule():
     assert sentiment_polarity({"label": "negative", "score": -0.4}) == -0.4
     assert sentiment_polarity({"label": "positive", "score": None}) == 1.0

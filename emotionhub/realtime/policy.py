@@ -25,7 +25,15 @@ from emotionhub.core.errors import DomainError
 from emotionhub.jobs.models import Consent
 from emotionhub.jobs.submissions import check_analyzer_options, check_analyzer_settings
 
-DEFAULT_ANALYZERS = ("facial_emotion",)
+#: The capability of the analyzers a request that names none runs (the webcam's use).
+DEFAULT_CAPABILITY = "faces"
+
+
+def default_analyzers() -> tuple[str, ...]:
+    """The enabled real-time analyzers that report faces, asked of the registry so the
+    core names no plugin (with the shipped plugins: ``facial_emotion``)."""
+    producing = registry.analyzers_producing(DEFAULT_CAPABILITY)
+    return tuple(name for name in registry.realtime_names() if name in producing)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,8 +91,16 @@ def plan(
     consent: str = Consent.UNKNOWN,
 ) -> RealtimePlan:
     """Check a real-time request; raise :class:`DomainError` with the submission codes."""
-    names = list(dict.fromkeys(analyzers or DEFAULT_ANALYZERS))
+    names = list(dict.fromkeys(analyzers or default_analyzers()))
     enabled = registry.enabled_names()
+    if not names:
+        raise DomainError(
+            "unknown_analyzer",
+            f"No enabled real-time analyzer reports {DEFAULT_CAPABILITY}; name the analyzers "
+            "to run.",
+            status=400,
+            details={"unknown": [], "available": enabled},
+        )
     unknown = [name for name in names if name not in enabled]
     if unknown:
         raise DomainError(

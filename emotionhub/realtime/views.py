@@ -197,5 +197,5 @@ def demo_page(request):
     if tenant is None:
         raise membership_required(request.user, "Real-time demo pages")
     # Shown at once, camera off; the stream itself refuses too (and says why).
-    refusal = face_emotion_refusal(tenant.purpose, policy.DEFAULT_ANALYZERS)
+    refusal = face_emotion_refusal(tenant.purpose, policy.default_analyzers())
     return render(request, "realtime/demo.html", {"tenant": tenant, "refusal": refusal})
