@@ -180,8 +180,23 @@ def test_length_batches_cap_items_and_padded_tokens():
     lengths = [3, 3, 5, 5, 5, 40, 300]
     order = list(range(len(lengths)))
     got = length_batches(lengths, order, batch_size=3, max_tokens=100)
-    assert got == [[0, 1, 2], [3, 4], [5], [6]]
-    assert sorted(i for b in got for i in b) == order
-    for b in got[:-1]:
-        assert len(b) <= 3 and len(b) * max(lengths[i] for i in b) <= 100
+    assert [i for b in got for i in b] == order  # consecutive runs of the sorted order
+    for b in got:
+        assert len(b) <= 3
+        assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 100
+    assert got[-1] == [6]  # longer than max_tokens on its own: still a batch
     assert length_batches([], [], 64) == []
+
+
+def test_length_batches_split_where_padding_costs_more_than_a_pass():
+    from ml.text.model import length_batches
+
+    lengths = [10] * 32 + [60] * 32
+    order = list(range(64))
+    # One batch would pad 32 short texts to 60 word pieces (1,600 wasted): cut in two.
+    assert length_batches(lengths, order, 64, overhead_tokens=128) == [order[:32], order[32:]]
+    # When a pass costs more than all the padding, the fewest batches win.
+    assert length_batches(lengths, order, 64, overhead_tokens=10_000) == [order]
+    assert length_batches(lengths, order, 16, overhead_tokens=10_000) == [
+        order[i : i + 16] for i in range(0, 64, 16)
+    ]
