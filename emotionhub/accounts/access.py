@@ -7,10 +7,21 @@ so they need a membership).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
 from emotionhub.accounts.models import Tenant
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+    # The admin mixins below are only ever mixed into a ModelAdmin; their super() calls
+    # reach its methods.
+    _AdminBase = ModelAdmin[Any]
+else:
+    _AdminBase = object
 
 ALL_TENANTS = object()
 
@@ -82,7 +93,7 @@ def is_operator(user) -> bool:
     return admin_scope(user) is ALL_TENANTS
 
 
-class TenantScopedAdminMixin:
+class TenantScopedAdminMixin(_AdminBase):
     """ModelAdmin rows, and the choices of their foreign keys, limited to the user's tenant.
 
     ``tenant_field`` is the lookup from the model to its tenant ("pk" for Tenant itself). A
@@ -114,7 +125,7 @@ class TenantScopedAdminMixin:
         return super().has_add_permission(request, *args)
 
 
-class OperatorOnlyAdminMixin:
+class OperatorOnlyAdminMixin(_AdminBase):
     """For models that serve every tenant (workers, permission groups): operators only."""
 
     def has_module_permission(self, request) -> bool:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from emotionhub.analyzers import registry as analyzer_registry
 from emotionhub.jobs.models import AnalysisJob, AnalysisResult, JobStatus, Submission, WebhookStatus
@@ -47,7 +48,7 @@ def _histogram(name, documentation, labels, rows, buckets, value_of) -> Histogra
 
 
 class DatabaseCollector:
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         jobs = GaugeMetricFamily(
             "emotionhub_jobs",
             "Analysis jobs by status and analyzer.",
@@ -85,19 +86,19 @@ class DatabaseCollector:
             lambda b: Q(latency__lte=dt.timedelta(seconds=b)),
         )
 
-        rows = {}
+        per_device = {}
         results = AnalysisResult.objects.all()
         for analyzer, device in (
             results.values_list("analyzer", "device").distinct().order_by("analyzer", "device")
         ):
-            group = results.filter(analyzer=analyzer, device=device)
-            total = (group.aggregate(s=Sum("duration_ms"))["s"] or 0.0) / 1000
-            rows[(analyzer, device)] = (group, total)
+            stored = results.filter(analyzer=analyzer, device=device)
+            seconds = (stored.aggregate(s=Sum("duration_ms"))["s"] or 0.0) / 1000
+            per_device[(analyzer, device)] = (stored, seconds)
         yield _histogram(
             "emotionhub_inference_seconds",
             "Analyzer time per item, per analyzer and device (results stored).",
             ["analyzer", "device"],
-            rows,
+            per_device,
             INFERENCE_BUCKETS,
             lambda b: Q(duration_ms__lte=b * 1000),
         )

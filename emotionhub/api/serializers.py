@@ -34,7 +34,8 @@ class PartialResultSerializer(serializers.Serializer):
 
 class JobSerializer(serializers.ModelSerializer):
     error = serializers.SerializerMethodField()
-    partial = serializers.SerializerMethodField(
+    # named like the attribute BaseSerializer.partial: DRF takes declared fields off the class
+    partial = serializers.SerializerMethodField(  # type: ignore[assignment]
         help_text="While the job runs: what it knows so far (a video's timeline up to "
         "`seconds_done`); null otherwise."
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from rest_framework import serializers, viewsets
 
@@ -13,7 +15,7 @@ from emotionhub.audit.models import AuditEvent
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    actor_user = serializers.SlugRelatedField(
+    actor_user: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
 

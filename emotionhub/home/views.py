@@ -42,6 +42,8 @@ def _links() -> list[dict]:
 def landing(request: HttpRequest) -> HttpResponse:
     database = database_status()
     workers = worker_status() if database["ok"] else {"ok": False, "count": 0, "workers": []}
+    embedded = settings.CELERY_BROKER_URL.startswith("filesystem://")
+    password_file = settings.VAR_DIR / "admin-password"
     context = {
         "database": database,
         "broker": broker_status(),
@@ -50,12 +52,10 @@ def landing(request: HttpRequest) -> HttpResponse:
         "links": _links(),
         "tenant": membership_tenant(request.user),
         "operator": is_operator(request.user),
-        "embedded": settings.CELERY_BROKER_URL.startswith("filesystem://"),
-        "admin_password_file": settings.VAR_DIR / "admin-password",
+        "embedded": embedded,
+        "admin_password_file": password_file,
+        "admin_password_hint": embedded and password_file.is_file(),
     }
-    context["admin_password_hint"] = (
-        context["embedded"] and context["admin_password_file"].is_file()
-    )
     return render(request, "home/landing.html", context)
 
 

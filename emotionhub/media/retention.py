@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from emotionhub import audit
@@ -65,8 +66,9 @@ def strip_face_data(payload: Any) -> tuple[Any, bool]:
     return payload, False
 
 
-def expired(tenant: Tenant, now: dt.datetime):
+def expired(tenant: Tenant, now: dt.datetime) -> QuerySet[Media]:
     """The tenant's images and videos past retention that still hold a file or face data."""
+    assert tenant.media_retention_days is not None  # called for tenants_with_retention()
     cutoff = now - dt.timedelta(days=tenant.media_retention_days)
     return Media.objects.filter(
         tenant=tenant,

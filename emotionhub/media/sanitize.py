@@ -69,5 +69,5 @@ _MODES = {
 
 def _full_chroma(image: Image.Image) -> bool:
     """Whether the source JPEG kept full colour resolution (4:4:4), so we keep it too."""
-    layers = getattr(image, "layer", None)
+    layers: list[tuple[int, int, int, int]] = getattr(image, "layer", None) or []
     return bool(layers) and all(h == 1 and v == 1 for _, h, v, _ in layers)

@@ -69,6 +69,7 @@ def result_entries(plan: RealtimePlan, outcomes: list[engine.FrameOutcome]) -> l
                 "error": None,
             }
         else:
+            assert outcome.error is not None  # an outcome has a result or an error
             entry |= {
                 "model_version": spec.model_version,
                 "weights_sha256": spec.weights_sha256,

@@ -98,18 +98,22 @@ def group_name(tenant_id) -> str:
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
+    # Set by connect() once the client is authenticated; the handlers that use them run
+    # only on a ready stream (or, like stream_recheck, after it joined its tenant's group).
+    principal: Principal
+    plan: policy.RealtimePlan
+
     async def connect(self) -> None:
         self.stream_id = uuid.uuid4()
         self.closed = False
         self.ready = False
         self.answers: set[asyncio.Task] = set()
         self.reserved = 0  # quota items consumed for this stream, not yet used
-        self.reserved_day = None
+        self.reserved_day = quota.utc_day()  # the day of the reservation, set with it
         self.quota_lock = asyncio.Lock()
         self.next_seq = 0
         self.dropped = self.dropped_total = self.analysed = self.rejected = 0
         self.started = time.perf_counter()
-        self.principal: Principal | None = None
         await self.accept()
         try:
             self.principal, self.user, via = await self._authenticate()
@@ -280,7 +284,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.analysed += 1
         dropped, self.dropped = self.dropped, 0
         entries = analysis.result_entries(self.plan, outcomes)
-        faces = next(
+        faces: list[dict] = next(
             (e["payload"]["faces"] for e in entries if e["payload"] and "faces" in e["payload"]),
             [],
         )
@@ -344,7 +348,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
                     "close_code": code,
                 },
             )
-            if self.channel_layer is not None and self.principal is not None:
+            if self.channel_layer is not None:
                 await self.channel_layer.group_discard(
                     group_name(self.principal.tenant.pk), self.channel_name
                 )

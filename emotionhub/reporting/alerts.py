@@ -15,7 +15,7 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Count, Q
+from django.db.models import Aggregate, Avg, Count, Q
 from django.utils import timezone
 
 from emotionhub.jobs import webhooks
@@ -51,7 +51,7 @@ class Detected:
 def windows(brand: Brand, end: dt.datetime) -> list[Window]:
     """The current window first, then the baseline windows, newest first."""
     starts = [end - WINDOW * (i + 1) for i in range(brand.baseline_days + 1)]
-    aggregates = {}
+    aggregates: dict[str, Aggregate] = {}
     for i, start in enumerate(starts):
         within = Q(occurred_at__gte=start, occurred_at__lt=start + WINDOW)
         aggregates[f"v{i}"] = Count("media_id", distinct=True, filter=within)
@@ -97,10 +97,10 @@ def detect(brand: Brand, end: dt.datetime) -> list[Detected]:
                     f"(baseline {mean_volume:.1f} a day over {len(baseline)} days)",
                 )
             )
-    voted = [w for w in baseline if w.sentiment is not None]
-    base_votes = sum(w.votes for w in voted)
+    voted = [(w.sentiment, w.votes) for w in baseline if w.sentiment is not None]
+    base_votes = sum(votes for _, votes in voted)
     if current.sentiment is not None and current.votes >= brand.min_volume and base_votes:
-        mean = sum(w.sentiment * w.votes for w in voted) / base_votes
+        mean = sum(sentiment * votes for sentiment, votes in voted) / base_votes
         delta = current.sentiment - mean
         if base_votes >= brand.min_volume and abs(delta) >= brand.sentiment_change:
             direction = "up" if delta > 0 else "down"

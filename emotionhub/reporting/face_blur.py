@@ -12,7 +12,7 @@ unblurred because its faces are unknown (docs/responsible-use.md).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from PIL import Image, ImageFilter
 
@@ -27,8 +27,8 @@ MARGIN = 0.2  # of the box size on each side: hair, ears and chin identify peopl
 def stored_face_boxes(media: Media) -> list[Box] | None:
     """Face boxes of ``media``'s face-analyzer results; None when none has run."""
     face_analyzers = analyzers_producing("face_boxes")
-    payloads = AnalysisResult.objects.filter(media=media, analyzer__in=face_analyzers)
-    payloads = list(payloads.values_list("payload", flat=True))
+    results = AnalysisResult.objects.filter(media=media, analyzer__in=face_analyzers)
+    payloads = list(results.values_list("payload", flat=True))
     if not payloads:
         return None
     return [box for payload in payloads for box in _boxes(payload)]
@@ -39,7 +39,8 @@ def _boxes(value: Any) -> Iterable[Box]:
     if isinstance(value, dict):
         box = value.get("box")
         if _valid(box):
-            yield tuple(float(v) for v in box)
+            x1, y1, x2, y2 = box
+            yield (float(x1), float(y1), float(x2), float(y2))
         for child in value.values():
             yield from _boxes(child)
     elif isinstance(value, list):
@@ -47,7 +48,7 @@ def _boxes(value: Any) -> Iterable[Box]:
             yield from _boxes(child)
 
 
-def _valid(box: Any) -> bool:
+def _valid(box: Any) -> TypeGuard[Sequence[float]]:
     return (
         isinstance(box, list | tuple)
         and len(box) == 4
@@ -61,6 +62,7 @@ def detect_face_boxes(image: Image.Image) -> list[Box] | None:
     """Faces found by OpenCV's Haar cascade; None when OpenCV is not installed."""
     try:
         import cv2
+        import cv2.data
         import numpy as np
     except ImportError:
         return None

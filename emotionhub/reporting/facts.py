@@ -15,7 +15,7 @@ Which columns a result fills comes from its analyzer's declared capabilities
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,7 +47,7 @@ def _faces(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def dominant_label(faces: list[Mapping[str, Any]]) -> str:
     """The label most faces share; ties go to the larger summed confidence."""
     counts: Counter[str] = Counter()
-    weight: Counter[str] = Counter()
+    weight: defaultdict[str, float] = defaultdict(float)
     for face in faces:
         label = face.get("label")
         if isinstance(label, str):
@@ -81,8 +81,8 @@ def extract(analyzer: str, payload: Any) -> dict[str, Any]:
             face_count=len(faces),
         )
         return fields
-    label = payload.get("label")
-    fields["label"] = label[:32] if isinstance(label, str) else ""
+    given = payload.get("label")
+    fields["label"] = given[:32] if isinstance(given, str) else ""
     fields["confidence"] = _number(payload.get("confidence"), 0.0, 1.0)
     if analyzer in analyzers_producing("emotion"):
         emotion = payload.get("emotion_label")

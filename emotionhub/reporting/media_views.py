@@ -29,13 +29,13 @@ def media_image(request: HttpRequest, pk) -> HttpResponse:
         return HttpResponseBadRequest("size must be an integer")
     if not 16 <= size <= MAX_SIZE:
         return HttpResponseBadRequest(f"size must be between 16 and {MAX_SIZE}")
-    media = scope_queryset(Media.objects.filter(kind=MediaKind.IMAGE), request.user)
-    media = media.select_related("tenant").filter(pk=pk).first()
+    images = scope_queryset(Media.objects.filter(kind=MediaKind.IMAGE), request.user)
+    media = images.select_related("tenant").filter(pk=pk).first()
     if media is None or not media.file:
         raise Http404("No such image.")
     try:
         with media.file.open("rb") as handle:
-            image = Image.open(handle)
+            image: Image.Image = Image.open(handle)
             original_size = image.size
             image.thumbnail((size, size))
             image = image.convert("RGB")

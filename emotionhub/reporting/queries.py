@@ -270,6 +270,7 @@ def top_posts(filters: ReportFilters, sign: int, limit: int = TOP_POSTS) -> list
     )[:limit]
     out = []
     for fact in facts:
+        assert fact.polarity is not None  # filtered on polarity above
         post, media = fact.post, fact.media
         text = (post.text if post else "") or media.text or image_text(fact.result.payload)
         out.append(

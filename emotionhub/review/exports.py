@@ -138,7 +138,7 @@ def write_faces_zip(tenant: Tenant | None) -> tuple[IO[bytes], int]:
             | Q(target__startswith="track:", result__media__kind="video")
         )
     )
-    images: dict = {}
+    images: dict[object, Image.Image | None] = {}
     with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
         for label in labels:
             media = label.result.media
@@ -146,9 +146,9 @@ def write_faces_zip(tenant: Tenant | None) -> tuple[IO[bytes], int]:
             if target is None:
                 continue
             if media.kind == "video":
-                for k, crop in track_crops(media, target):
+                for k, keyframe_crop in track_crops(media, target):
                     name = f"{label.reviewed_label}/{label.result_id}_track{target.name[6:]}_{k}"
-                    archive.writestr(f"{name}.jpg", _jpeg(crop))
+                    archive.writestr(f"{name}.jpg", _jpeg(keyframe_crop))
                     count += 1
                 continue
             if media.pk not in images:

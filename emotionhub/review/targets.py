@@ -90,19 +90,27 @@ def _number(value: Any) -> float | None:
     return float(value) if ok else None
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _track_target(track: Mapping) -> Target | None:
     track_id = track.get("track_id")
     if not isinstance(track_id, int) or isinstance(track_id, bool):
         return None
     probabilities = _probabilities(track.get("emotions"))
-    label = track.get("label") if isinstance(track.get("label"), str) else ""
+    label = _text(track.get("label"))
     first, last = _number(track.get("first_s")), _number(track.get("last_s"))
-    frames = []
+    frames: list[tuple[float, tuple[float, float, float, float]]] = []
     for frame in track.get("keyframes") or []:
-        if isinstance(frame, Mapping) and _number(frame.get("t")) is not None:
-            box = _box(frame.get("box"))
-            if box is not None:
-                frames.append((_number(frame.get("t")), box))
+        if isinstance(frame, Mapping):
+            at, frame_box = _number(frame.get("t")), _box(frame.get("box"))
+            if at is not None and frame_box is not None:
+                frames.append((at, frame_box))
     box = _box(track.get("last_box"))
     if not frames and box is not None and last is not None:  # results from before keyframes
         frames.append((last, box))
@@ -128,7 +136,7 @@ def _face_choices(probabilities: Mapping[str, float]) -> tuple[str, ...]:
 
 def targets(result: AnalysisResult) -> list[Target]:
     """Reviewable targets of a result, in payload order; empty for other analyzers."""
-    payload = result.payload if isinstance(result.payload, Mapping) else {}
+    payload = _mapping(result.payload)
     if result.analyzer in face_analyzers():
         out = []
         for track in payload.get("tracks") or []:  # a video
@@ -140,12 +148,12 @@ def targets(result: AnalysisResult) -> list[Target]:
                 continue
             probabilities = _probabilities(face.get("emotions"))
             choices = _face_choices(probabilities)
-            label = face.get("label") if isinstance(face.get("label"), str) else ""
+            label = _text(face.get("label"))
             out.append(Target(face_target(i), label, choices, probabilities, _box(face.get("box"))))
         return out
     if result.analyzer in item_analyzers():
         probabilities = _probabilities(payload.get("sentiment"))
-        label = payload.get("label") if isinstance(payload.get("label"), str) else ""
+        label = _text(payload.get("label"))
         return [Target(POST_TARGET, label, SENTIMENT_LABELS, probabilities)]
     return []
 
@@ -173,15 +181,15 @@ def target_named(result: AnalysisResult, name: str) -> Target | None:
 def context_faces(result: AnalysisResult) -> list[tuple[tuple[float, float, float, float], str]]:
     """Faces a whole-item result was built from (image_sentiment's faces component): boxes
     and their expression labels, drawn on the review page for context, not labelled."""
-    payload = result.payload if isinstance(result.payload, Mapping) else {}
+    payload = _mapping(result.payload)
     out = []
     for component in payload.get("components") or []:
         if not isinstance(component, Mapping) or component.get("name") != "faces":
             continue
-        details = component.get("details") if isinstance(component.get("details"), Mapping) else {}
+        details = _mapping(component.get("details"))
         for face in details.get("faces") or []:
             box = _box(face.get("box")) if isinstance(face, Mapping) else None
             if box is not None:
-                label = face.get("label") if isinstance(face.get("label"), str) else ""
+                label = _text(face.get("label"))
                 out.append((box, label))
     return out

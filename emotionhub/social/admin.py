@@ -53,7 +53,7 @@ class SourceRunInline(admin.TabularInline):
     extra = 0
     can_delete = False
     ordering = ["-started_at"]
-    fields = [
+    fields = readonly_fields = (
         "started_at",
         "trigger",
         "status",
@@ -66,8 +66,7 @@ class SourceRunInline(admin.TabularInline):
         "http_status",
         "error_code",
         "error_message",
-    ]
-    readonly_fields = fields
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).order_by("-started_at")

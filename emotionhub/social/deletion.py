@@ -22,5 +22,6 @@ def delete_post(post: Post) -> list[str]:
         submission_id = post.submission_id
         post.delete()
         # The post's submission holds nothing else; without its media it is an empty shell.
-        Submission.objects.filter(pk=submission_id).delete()
+        if submission_id is not None:
+            Submission.objects.filter(pk=submission_id).delete()
     return deleted

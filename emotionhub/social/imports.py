@@ -115,11 +115,12 @@ def create_import(
 ) -> FeedbackImport:
     """Validate, then store the file and queue the import; raises :class:`DomainError`
     (nothing written) for a bad mapping, file, size or source."""
-    if upload.size > settings.EMOTIONHUB_IMPORT_MAX_BYTES:
+    size = upload.size
+    assert size is not None  # Django sets it on every uploaded file
+    if size > settings.EMOTIONHUB_IMPORT_MAX_BYTES:
         raise DomainError(
             "file_too_large",
-            f"the file has {upload.size} bytes; the limit is "
-            f"{settings.EMOTIONHUB_IMPORT_MAX_BYTES}",
+            f"the file has {size} bytes; the limit is {settings.EMOTIONHUB_IMPORT_MAX_BYTES}",
             status=413,
         )
     try:
@@ -129,7 +130,7 @@ def create_import(
     fmt = _format(fmt, upload.name or "")
     _check_file(upload, fmt, cleaned)
     if source is not None and (source.tenant_id != tenant.pk or source.kind != SourceKind.IMPORT):
-        raise DomainError("invalid_source", "source must be one of your import sources", 400)
+        raise DomainError("invalid_source", "source must be one of your import sources", status=400)
     with transaction.atomic():
         if source is None:
             source = Source.objects.create(
@@ -146,7 +147,7 @@ def create_import(
             original_name=storable_text((upload.name or "")[:255]),
             format=fmt,
             mapping=cleaned,
-            size=upload.size,
+            size=size,
         )
         feedback.file.save(f"{feedback.pk}.{fmt}", upload, save=False)  # copied in chunks
         feedback.save()

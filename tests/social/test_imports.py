@@ -11,6 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from emotionhub.core.errors import DomainError
 from emotionhub.jobs.models import AnalysisJob
 from emotionhub.social import imports
 from emotionhub.social.models import FeedbackImport, ImportStatus, Post, Source
@@ -210,6 +211,16 @@ def test_imports_are_tenant_scoped(alice, bob, source):
     assert bob.client.get(f"/api/v1/imports/{created['id']}/skipped.csv").status_code == 404
     refused = upload(bob.client, survey_csv(ROWS[:1]), source=str(source.pk))
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_source"
+
+
+def test_create_import_refuses_a_source_that_takes_no_imports(alice):
+    """The admin form and the API both reach this check (the API checks first)."""
+    pushed = make_source(alice.tenant, "webhook", {})
+    csv_file = SimpleUploadedFile("survey.csv", survey_csv(ROWS[:1]), content_type="text/csv")
+    with pytest.raises(DomainError) as refused:
+        imports.create_import(alice.tenant, csv_file, MAPPING, source=pushed)
+    assert (refused.value.code, refused.value.status) == ("invalid_source", 400)
+    assert not FeedbackImport.objects.exists()
 
 
 def test_the_admin_upload_form_checks_and_queues_like_the_api(admin_client, alice, source):

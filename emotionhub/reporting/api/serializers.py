@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rest_framework import serializers
+from rest_framework.relations import ManyRelatedField
 
 from emotionhub.jobs import webhooks
 from emotionhub.reporting.models import Alert, Brand
@@ -43,7 +44,9 @@ class BrandSerializer(serializers.ModelSerializer):
         super().__init__(*args, **kwargs)
         if tenant is not None:
             # Another tenant's source id is "does not exist", never "not yours".
-            self.fields["sources"].child_relation.queryset = Source.objects.filter(tenant=tenant)
+            sources = self.fields["sources"]
+            assert isinstance(sources, ManyRelatedField)
+            sources.child_relation.queryset = Source.objects.filter(tenant=tenant)
         self.tenant = tenant
 
     def validate_name(self, value: str) -> str:
@@ -99,7 +102,8 @@ class EmotionRowSerializer(serializers.Serializer):
 
 
 class SourceRowSerializer(SentimentRowFields):
-    source = serializers.UUIDField(allow_null=True)
+    # named like the attribute Field.source: DRF takes declared fields off the class
+    source = serializers.UUIDField(allow_null=True)  # type: ignore[assignment]
     source_name = serializers.CharField()
 
 
@@ -113,11 +117,13 @@ class TopPostSerializer(serializers.Serializer):
     kind = serializers.CharField()
     analyzer = serializers.CharField()
     polarity = serializers.FloatField()
-    label = serializers.CharField()
+    # named like the attribute Field.label: DRF takes declared fields off the class
+    label = serializers.CharField()  # type: ignore[assignment]
     occurred_at = serializers.DateTimeField()
     text = serializers.CharField()
     url = serializers.CharField()
-    source = serializers.UUIDField(allow_null=True)
+    # named like the attribute Field.source: DRF takes declared fields off the class
+    source = serializers.UUIDField(allow_null=True)  # type: ignore[assignment]
     thumbnail = serializers.BooleanField(help_text="An image: /reporting/media/{media}/image.")
 
 
@@ -136,7 +142,8 @@ class ReportFiltersSerializer(serializers.Serializer):
     granularity = serializers.CharField()
     analyzer = serializers.CharField()
     kind = serializers.CharField()
-    source = serializers.CharField()
+    # named like the attribute Field.source: DRF takes declared fields off the class
+    source = serializers.CharField()  # type: ignore[assignment]
 
 
 class ReportSerializer(serializers.Serializer):

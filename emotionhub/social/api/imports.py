@@ -58,7 +58,8 @@ class ImportUploadSerializer(serializers.Serializer):
         help_text=f"Field -> column. Fields: {', '.join(FIELDS)}; text is required."
     )
     format = serializers.ChoiceField(choices=ImportFormat.choices, required=False)
-    source = serializers.UUIDField(
+    # named like the attribute Field.source: DRF takes declared fields off the class
+    source = serializers.UUIDField(  # type: ignore[assignment]
         required=False, help_text="An import source to add to; default: a new one."
     )
     name = serializers.CharField(required=False, max_length=200, help_text="New source's name.")

@@ -20,7 +20,7 @@ def connector_for(kind: str) -> Connector:
         raise InvalidConfig(f"sources of kind {kind!r} are not fetched") from None
 
 
-def clean_config(kind: str, config: object) -> dict:
+def clean_config(kind: str | None, config: object) -> dict:
     """The normalised config of a source of ``kind`` (pushed sources take no config)."""
     if not isinstance(config, dict):
         raise InvalidConfig("config must be a JSON object")

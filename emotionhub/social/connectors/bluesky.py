@@ -63,7 +63,9 @@ def iso(when: datetime) -> str:
 
 def sort_at(view: Mapping[str, Any]) -> datetime | None:
     """When search sorts and filters the post: the earlier of indexedAt and createdAt."""
-    record = view.get("record") if isinstance(view.get("record"), dict) else {}
+    record = view.get("record")
+    if not isinstance(record, dict):
+        record = {}
     times = [parse_datetime(view.get("indexedAt")), parse_datetime(record.get("createdAt"))]
     known = [t for t in times if t is not None]
     return min(known) if known else None

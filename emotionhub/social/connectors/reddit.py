@@ -108,7 +108,8 @@ class RedditConnector(Connector):
                 params["after"] = after
             listing, status = _listing(client, url, params, subreddit)
             children = listing.get("children")
-            expect(isinstance(children, list), "Listing data.children must be an array")
+            if not isinstance(children, list):
+                raise MalformedPayload("Listing data.children must be an array")
             for child in children:
                 expect(isinstance(child, dict), "listing children must be objects")
                 if child.get("kind") != "t3":
@@ -200,10 +201,8 @@ def _listing(
             http_status=fetched.status,
         )
     listing = data.get("data") if isinstance(data, dict) else None
-    expect(
-        isinstance(data, dict) and data.get("kind") == "Listing" and isinstance(listing, dict),
-        "a Reddit listing must be {kind: Listing, data: {...}}",
-    )
+    if not (isinstance(data, dict) and data.get("kind") == "Listing" and isinstance(listing, dict)):
+        raise MalformedPayload("a Reddit listing must be {kind: Listing, data: {...}}")
     return listing, fetched.status
 
 

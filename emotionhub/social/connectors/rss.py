@@ -156,9 +156,13 @@ def _images(entry: Mapping[str, Any], markup: list[str], feed_url: str, base: st
     urls: list[str] = []
     for link in entry.get("links") or []:
         href = link.get("href")
-        if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
+        if (
+            link.get("rel") == "enclosure"
+            and str(link.get("type", "")).startswith("image/")
+            and isinstance(href, str)
+        ):
             # Atom links carry xml:base already (feedparser); RSS enclosures are as written.
-            urls.append(urljoin(feed_url, href) if isinstance(href, str) else None)
+            urls.append(urljoin(feed_url, href))
     for media in entry.get("media_content") or []:
         url = media.get("url")
         declared = str(media.get("medium") or media.get("type") or "")

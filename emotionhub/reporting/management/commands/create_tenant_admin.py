@@ -43,7 +43,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, tenant: str, username: str, password_file: Path | None, **_) -> None:
         with transaction.atomic():
-            owner, _ = Tenant.objects.get_or_create(slug=tenant, defaults={"name": tenant})
+            owner, _created = Tenant.objects.get_or_create(slug=tenant, defaults={"name": tenant})
             user = User.objects.filter(username=username).first()
             password = None
             if user is None:
