@@ -4,7 +4,8 @@ It runs tasks in threads of one process (``--pool threads``), not in a prefork c
 the filesystem broker, a prefork child SIGKILLed while idle (the OOM killer's choice) left
 its replacement blocked forever in billiard's queue lock, jobs stayed queued and SIGTERM
 no longer stopped the worker. Should the worker process itself die, the supervisor kills
-what is left of its process group (the embedded beat) and starts a new one.
+what is left of its process group (the embedded beat) and starts a new one. Should the
+supervisor die, SIGKILL included, the worker is sent SIGTERM (:mod:`.parent_death`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import threading
 import time
 
 from emotionhub.celery import QUEUES
+from emotionhub.jobs.parent_death import tied_to_this_process
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_SECONDS = 2.0
@@ -47,7 +49,11 @@ def worker_command(schedule_path: str) -> list[str]:
 
 
 class SupervisedWorker:
-    """Starts the worker in its own process group and restarts it when it dies."""
+    """Starts the worker in its own process group and restarts it when it dies.
+
+    The worker ends with the thread that started it: the caller's (``start``) or the
+    watcher's (a restart), both of which live until ``stop``.
+    """
 
     def __init__(self, command: list[str], env: dict[str, str] | None = None) -> None:
         self.command = command
@@ -68,7 +74,9 @@ class SupervisedWorker:
 
     def _spawn(self) -> None:
         with self._lock:
-            self._process = subprocess.Popen(self.command, env=self.env, start_new_session=True)
+            self._process = subprocess.Popen(
+                tied_to_this_process(self.command), env=self.env, start_new_session=True
+            )
 
     def _watch(self) -> None:
         while not self._stopping.is_set():

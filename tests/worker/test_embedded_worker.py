@@ -1,5 +1,6 @@
 """The embedded shape's worker: it survives the process that runs its tasks being
-SIGKILLed (as the OOM killer does), SIGTERM stops it, and ``/health`` tells a worker that
+SIGKILLed (as the OOM killer does), SIGTERM stops it, it ends when ``runlocal`` itself is
+SIGKILLed, and ``/health`` tells a worker that
 beats but takes no work from a working one. Real processes: ``manage.py runlocal`` on the
 filesystem broker, a prefork worker whose pool child is stopped."""
 
@@ -86,6 +87,19 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
+def descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        out = subprocess.run(
+            ["pgrep", "-P", str(todo.pop())], capture_output=True, text=True, check=False
+        ).stdout
+        children = {int(child) for child in out.split()} - found
+        found |= children
+        todo += children
+    return found
+
+
 def submit_and_wait(base_url: str, raw_key: str, text: str, timeout: float) -> AnalysisJob:
     response = requests.post(
         f"{base_url}/api/v1/submissions",
@@ -143,6 +157,32 @@ def test_embedded_worker_survives_its_task_process_being_killed(runlocal):
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
     wait_for(lambda: not running(worker_pid), 30, message="the worker to exit")
+
+
+@pytest.mark.parametrize("worker", ["first", "restarted"])
+def test_a_sigkilled_runlocal_takes_its_worker_and_beat_with_it(runlocal, worker):
+    """The worker runs in a process group of its own, so nothing else would stop it: it
+    would hold the broker and the database with nobody left to stop it. A restarted
+    worker was started by the supervisor's watcher thread, not the main thread."""
+    process, base_url, log_path = runlocal
+    wait_ready(process, base_url, log_path)
+    if worker == "restarted":
+        first = WorkerHeartbeat.objects.get()
+        os.kill(first.pid, signal.SIGKILL)
+        wait_for(
+            lambda: WorkerHeartbeat.objects.filter(started_at__gt=first.started_at).exists(),
+            60,
+            message="the restarted worker's heartbeat",
+        )
+    tree = descendants(process.pid)
+    worker_pid = WorkerHeartbeat.objects.get().pid
+    assert worker_pid in tree and len(tree) >= 2, tree  # the worker and its beat
+
+    process.kill()
+    process.wait(timeout=10)
+    wait_for(lambda: not any(map(running, tree)), 30, message=f"{tree} to exit")
+    # A warm shutdown: the worker removed its heartbeat on the way out.
+    assert not WorkerHeartbeat.objects.exists()
 
 
 # Lease and dead-worker window far longer than the wait: only the restart rule can help.
