@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from ml import cards
 from ml.classifiers import DEFAULT_MODEL, SHIPPED_MODELS, WEIGHTS_DIR, load_face_classifier
 from ml.data.fer import DEFAULT_DATA, load_fer, stratified_sample
 from ml.evaluate import evaluate_fer
@@ -34,7 +35,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CARD_JSON = WEIGHTS_DIR / "model_card.json"
 CARD_MD = WEIGHTS_DIR / "MODEL_CARD.md"
 SAMPLE_SIZE = 700
-BEGIN, END = "<!-- metrics:begin -->", "<!-- metrics:end -->"
 
 
 def sample_accuracy(model: str, data: Path, size: int = SAMPLE_SIZE) -> dict[str, Any]:
@@ -121,11 +121,7 @@ def render(card: dict[str, Any]) -> str:
 
 
 def write_card(card: dict[str, Any]) -> None:
-    CARD_JSON.write_text(json.dumps(card, indent=2) + "\n")
-    text = CARD_MD.read_text()
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    CARD_MD.write_text(f"{head}{BEGIN}\n{render(card)}\n{END}{tail}")
+    cards.write_card(card, CARD_JSON, CARD_MD, render(card))
 
 
 def main(argv: list[str] | None = None) -> int:

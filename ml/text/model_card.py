@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ml import cards
 from ml.calibration import fit_temperature, nll
 from ml.checksums import sha256_file
 from ml.metrics import classification_report, expected_calibration_error
@@ -37,7 +38,6 @@ from ml.text.preprocess import normalize
 CARD_JSON = WEIGHTS_DIR / "text_model_card.json"
 CARD_MD = WEIGHTS_DIR / "TEXT_MODEL_CARD.md"
 CURVE_JSON = WEIGHTS_DIR / "text_sentiment_curve.json"
-BEGIN, END = "<!-- metrics:begin -->", "<!-- metrics:end -->"
 CROSS_FIT_SEED = 7
 ALONE = 200  # validation tweets also scored one at a time, to see batch (in)dependence
 
@@ -312,11 +312,7 @@ def render(card: dict[str, Any]) -> str:
 
 
 def write(card: dict[str, Any]) -> None:
-    CARD_JSON.write_text(json.dumps(card, indent=1) + "\n")
-    text = CARD_MD.read_text()
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    CARD_MD.write_text(f"{head}{BEGIN}\n{render(card)}\n{END}{tail}")
+    cards.write_card(card, CARD_JSON, CARD_MD, render(card), indent=1)
 
 
 def main(argv: list[str] | None = None) -> int:
