@@ -62,9 +62,12 @@ def resolve_precision(precision: str, device: str | torch.device) -> str:
 
 
 class _Network(Protocol):
-    """What EmotionModel and MiniXception both offer."""
+    r"""What EmotionModel and MiniXception both offer (both are ``nn.Module``\ s)."""
 
-    classes: list[str]
+    @property
+    def classes(self) -> list[str]: ...
+
+    def to(self, *args: Any, **kwargs: Any) -> _Network: ...
 
     def preprocess(self, images: np.ndarray | torch.Tensor) -> torch.Tensor: ...
 

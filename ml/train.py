@@ -198,8 +198,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     first, _ = parser.parse_known_args(argv)
     preset = getattr(first, "preset", None)
     if preset:
-        sub = parser._subparsers._group_actions[0].choices[first.task]  # type: ignore[union-attr]
-        sub.set_defaults(**PRESETS[preset])
+        tasks = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        tasks.choices[first.task].set_defaults(**PRESETS[preset])
     args = parser.parse_args(argv)
     args.command_argv = list(sys.argv[1:] if argv is None else argv)
     return args
@@ -266,7 +266,8 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
         init = torch.load(args.init_from, map_location="cpu", weights_only=True)
         net.load_state_dict({k: v.float() for k, v in init["state_dict"].items()})
         log(f"initialised from {args.init_from}")
-    net = net.to(device).to(memory_format=torch.channels_last)
+    # Module.to takes memory_format; the torch stubs lack that overload.
+    net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     n_params = sum(p.numel() for p in net.parameters())
     log(
         f"model: {cfg} params {n_params / 1e6:.2f}M device {device} "
@@ -274,7 +275,8 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
     )
 
     steps_per_epoch = math.ceil(len(xtr) / args.batch_size)
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, prm in net.named_parameters():
         (no_decay if prm.ndim <= 1 or name.endswith(".bias") else decay).append(prm)
     groups = [

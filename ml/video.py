@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.detection.faces import iou
+
 
 class VideoDecodeError(ValueError):
     """The file is not a video OpenCV can decode (corrupt, truncated, no frames)."""
@@ -198,13 +200,9 @@ def read_frame(path: str | Path, at_s: float) -> np.ndarray:
         capture.release()
 
 
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two ``(x1, y1, x2, y2)`` boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+def _box(box: Sequence[float]) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return x1, y1, x2, y2
 
 
 @dataclass
@@ -260,15 +258,15 @@ class FaceTracker:
             if f in face_track:
                 track = self.live[face_track[f]]
             else:
-                track = Track(self._next_id, tuple(box), timestamp, timestamp)
+                track = Track(self._next_id, _box(box), timestamp, timestamp)
                 self._next_id += 1
                 self.live.append(track)
                 used.add(len(self.live) - 1)
-            track.box, track.last_s, track.missed = tuple(box), timestamp, 0
-            track.sightings.append((timestamp, tuple(box)))
+            track.box, track.last_s, track.missed = _box(box), timestamp, 0
+            track.sightings.append((timestamp, track.box))
             track.probabilities.append(np.asarray(probs[f], dtype=np.float64))
             ids.append(track.track_id)
-        still_live = []
+        still_live: list[Track] = []
         for t, track in enumerate(self.live):
             if t not in used:
                 track.missed += 1

@@ -189,8 +189,11 @@ def max_output_gap(net: BlazeFaceNet, graph: Graph, batch: np.ndarray) -> tuple[
     )
 
 
-def convert(source: Path, model: str) -> dict[str, Any]:
-    """Write ``model``'s checkpoint and return its manifest entry."""
+def convert(source: Path, model: str) -> tuple[dict[str, Any], Graph]:
+    """Write ``model``'s checkpoint; return its manifest entry and the source graph.
+
+    The entry's ``sha256`` must also go into the model's entry in ``ml/shipped.py``.
+    """
     data = read_source(source, model)
     graph = read_graph(data)
     plan, state = build_plan(graph)

@@ -39,6 +39,7 @@ from ml.models.mini_xception import (
     MiniXception,
     MiniXceptionConfig,
     SeparableConv2d,
+    XceptionBlock,
     load_baseline,
     make_checkpoint,
 )
@@ -214,7 +215,10 @@ def depthwise_kernel_to_torch(kernel: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(t))
 
 
-def _load_bn(bn: nn.BatchNorm2d, w: dict[str, np.ndarray]) -> None:
+def _load_bn(bn: nn.Module, w: dict[str, np.ndarray]) -> None:
+    assert isinstance(bn, nn.BatchNorm2d), bn
+    # Always set: the model's BatchNorms track running statistics.
+    assert bn.running_mean is not None and bn.running_var is not None
     with torch.no_grad():
         bn.weight.copy_(torch.from_numpy(w["gamma"]))
         bn.bias.copy_(torch.from_numpy(w["beta"]))
@@ -222,7 +226,8 @@ def _load_bn(bn: nn.BatchNorm2d, w: dict[str, np.ndarray]) -> None:
         bn.running_var.copy_(torch.from_numpy(w["moving_variance"]))
 
 
-def _load_conv(conv: nn.Conv2d, w: dict[str, np.ndarray]) -> None:
+def _load_conv(conv: nn.Module, w: dict[str, np.ndarray]) -> None:
+    assert isinstance(conv, nn.Conv2d), conv
     with torch.no_grad():
         conv.weight.copy_(conv_kernel_to_torch(w["kernel"]))
 
@@ -266,9 +271,10 @@ def load_mini_xception_from_hdf5(path: str | Path) -> MiniXception:
     )
     model = MiniXception(cfg)
     for i, (conv, bn) in enumerate(layout.stem):
-        _load_conv(model.stem[3 * i], weights[conv])  # type: ignore[arg-type]
-        _load_bn(model.stem[3 * i + 1], weights[bn])  # type: ignore[arg-type]
+        _load_conv(model.stem[3 * i], weights[conv])
+        _load_bn(model.stem[3 * i + 1], weights[bn])
     for block, names_ in zip(model.blocks, layout.blocks, strict=True):
+        assert isinstance(block, XceptionBlock), block
         _load_sep(block.sep1, weights[names_["sep1"]])
         _load_bn(block.bn1, weights[names_["bn1"]])
         _load_sep(block.sep2, weights[names_["sep2"]])
@@ -276,6 +282,7 @@ def load_mini_xception_from_hdf5(path: str | Path) -> MiniXception:
         _load_conv(block.shortcut[0], weights[names_["short"]])
         _load_bn(block.shortcut[1], weights[names_["short_bn"]])
     perm = list(KERAS_CHANNEL_FOR_OURS)
+    assert model.head.bias is not None  # the head is built with bias=True
     with torch.no_grad():
         model.head.weight.copy_(conv_kernel_to_torch(head_kernel)[perm])
         model.head.bias.copy_(torch.from_numpy(weights[layout.head]["bias"])[perm])
@@ -433,16 +440,19 @@ def main(argv: list[str] | None = None) -> int:
     else:
         model, _ = load_baseline(weights=args.weights)
     if args.bench:
-        rep = benchmark(model, args.batch_size)
-    else:
-        rep = evaluate(model, args.eval, args.sample)
+        bench = benchmark(model, args.batch_size)
+        if args.json:
+            print(json.dumps(bench))
+        else:
+            print(
+                " ".join(
+                    f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in bench.items()
+                )
+            )
+        return 0
+    rep = evaluate(model, args.eval, args.sample)
     if args.json:
         print(json.dumps(rep))
-        return 0
-    if args.bench:
-        print(
-            " ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in rep.items())
-        )
         return 0
     print(f"data {rep['data']}  n={rep['n']}")
     for key in ("no_tta", "tta_hflip"):

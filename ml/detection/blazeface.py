@@ -106,7 +106,8 @@ class BlazeFaceDetector:
         for model in models:
             net = load_blazeface(model, self.device)
             # Channels-last: mkldnn's depthwise kernels and the GEMM pointwise path want it.
-            self._nets[model] = net.to(memory_format=torch.channels_last)
+            # (Module.to takes memory_format; the torch stubs lack that overload.)
+            self._nets[model] = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             self._anchors[model] = torch.from_numpy(anchors(model)).to(self.device)
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
@@ -199,14 +200,14 @@ class BlazeFaceDetector:
                 boxes, scores, keypoints = decode(regressors, logits, anchor_xy, net.input_size)
                 keep = scores >= self.min_score
                 counts = keep.sum(1).tolist()
-                boxes, scores, keypoints = (
+                kept_boxes, kept_scores, kept_points = (
                     t[keep].cpu().numpy() for t in (boxes, scores, keypoints)
                 )
                 offsets = np.cumsum([0, *counts])
                 for i in range(len(counts)):
                     part = slice(offsets[i], offsets[i + 1])
                     merged = weighted_nms(
-                        boxes[part], scores[part], keypoints[part], self.iou_threshold
+                        kept_boxes[part], kept_scores[part], kept_points[part], self.iou_threshold
                     )
                     out.append(
                         (

@@ -98,12 +98,13 @@ class BlazeFaceNet(nn.Module):
             pad = node["op"] == "conv" and node["pad"]
             if pad and pad[1] == pad[0] + 1 and pad[3] == pad[2] + 1:
                 old = self._conv(node["param"])
-                kernel = [k + 1 for k in old.kernel_size]
+                (kh, kw), (sh, sw) = old.kernel_size, old.stride
+                kernel = [kh + 1, kw + 1]
                 new = nn.Conv2d(
                     old.in_channels,
                     old.out_channels,
-                    kernel,
-                    stride=old.stride,
+                    (kh + 1, kw + 1),
+                    stride=(sh, sw),
                     padding=(pad[2] + 1, pad[0] + 1),
                     groups=old.groups,
                     bias=True,

@@ -38,7 +38,8 @@ class HaarDetector:
         max_side: int | None = 1600,
     ) -> None:
         del device
-        path = cv2.data.haarcascades + CASCADE_FILE
+        # cv2.data exists at run time (opencv-python's data files); OpenCV's stubs omit it.
+        path = cv2.data.haarcascades + CASCADE_FILE  # type: ignore[attr-defined]
         self._cascade = cv2.CascadeClassifier(path)
         if self._cascade.empty():
             raise RuntimeError(f"cannot load Haar cascade {path}")

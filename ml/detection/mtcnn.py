@@ -62,7 +62,8 @@ class MTCNNDetector:
 
         self.device = resolve_device(device)
         self.min_face_size = int(min_face_size)
-        self.thresholds = tuple(float(t) for t in thresholds)
+        p_net, r_net, o_net = thresholds
+        self.thresholds = (float(p_net), float(r_net), float(o_net))
         self.min_score = float(min_score)
         self.max_side = max_side
         self.factor = float(factor)

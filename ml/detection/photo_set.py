@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ml.checksums import sha256_file
+from ml.detection.faces import iou
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ROOT / "tests" / "data" / "detection" / "labels.json"
@@ -153,14 +154,6 @@ def image_of(photo: Photo, photos: dict[str, Photo], cache: Path = CACHE) -> np.
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
         return cv2.resize(base, size, interpolation=interpolation)
     raise ValueError(f"{photo.name}: unknown derivation {photo.derive}")
-
-
-def iou(a: Box, b: Box) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)

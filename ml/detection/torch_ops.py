@@ -54,10 +54,10 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
         # Row r (box start + r) against boxes start .. n-1; only later (lower-scored) boxes
         # can be suppressed by it, hence the strict upper triangle.
         over = box_iou(ordered[start:stop], ordered[start:]) > iou_threshold
-        over = torch.triu(over, diagonal=1).cpu().numpy()
+        later = torch.triu(over, diagonal=1).cpu().numpy()
         for r in range(stop - start):
             if not suppressed[start + r]:
-                suppressed[start:] |= over[r]
+                suppressed[start:] |= later[r]
     keep = torch.from_numpy(np.flatnonzero(~suppressed)).to(order.device)
     return order[keep]
 

@@ -16,6 +16,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "classifier_latency.py"
 
 def test_bench_reports_every_model_at_both_batch_sizes(tmp_path: Path, capsys) -> None:
     spec = importlib.util.spec_from_file_location("classifier_latency", BENCH)
+    assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     argv = ["--models", "mini_xception,ensemble_lite", "--faces", "16", "--rounds", "1"]

@@ -8,24 +8,27 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
-np = pytest.importorskip("numpy")
+pytest.importorskip("torch")
+pytest.importorskip("numpy")
 pytest.importorskip("PIL")
 
-from ml import evaluate, train  # noqa: E402
-from ml.calibration import fit_temperature  # noqa: E402
-from ml.data.augment import augment, random_erase  # noqa: E402
-from ml.export import export_fer  # noqa: E402
-from ml.metrics import classification_report  # noqa: E402
-from ml.models.emotion_cnn import (  # noqa: E402
+import numpy as np
+import torch
+
+from ml import evaluate, train
+from ml.calibration import fit_temperature
+from ml.data.augment import augment, random_erase
+from ml.export import export_fer
+from ml.metrics import classification_report
+from ml.models.emotion_cnn import (
     ArchConfig,
     EmotionCNN,
     ModelInfo,
     load_emotion_model,
     make_checkpoint,
 )
-from ml.schedule import lr_factor  # noqa: E402
-from ml.threads import ThreadTuner  # noqa: E402
+from ml.schedule import lr_factor
+from ml.threads import ThreadTuner
 
 TINY = ArchConfig(widths=(4, 8), hidden=8)
 CLASSES = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]

@@ -8,18 +8,20 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
-np = pytest.importorskip("numpy")
+pytest.importorskip("torch")
+pytest.importorskip("numpy")
 pytest.importorskip("PIL")
 
-import torch.nn.functional as F  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-from ml import train  # noqa: E402
-from ml.classifiers import load_face_classifier, resolve_precision  # noqa: E402
-from ml.data.augment import mix_batch  # noqa: E402
-from ml.distill import soft_cross_entropy, soft_targets, teacher_log_probs  # noqa: E402
-from ml.models.emotion_cnn import ArchConfig, EmotionCNN, ModelInfo, make_checkpoint  # noqa: E402
-from ml.progress import training_record  # noqa: E402
+from ml import train
+from ml.classifiers import load_face_classifier, resolve_precision
+from ml.data.augment import mix_batch
+from ml.distill import soft_cross_entropy, soft_targets, teacher_log_probs
+from ml.models.emotion_cnn import ArchConfig, EmotionCNN, ModelInfo, make_checkpoint
+from ml.progress import training_record
 
 CLASSES = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 

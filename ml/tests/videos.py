@@ -54,7 +54,7 @@ def write_video(
 
     fourcc = fourcc or FOURCC[path.suffix]
     height, width = segments[0][0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), fps, (width, height))
     if not writer.isOpened():
         writer.release()
         pytest.skip(f"this OpenCV build has no {fourcc!r} encoder for {path.suffix} files")

@@ -30,11 +30,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ml.checksums import sha256_file
+from ml.shipped import shipped_model
 from ml.text.data import EMOTION_CLASSES, SENTIMENT_CLASSES
 from ml.text.preprocess import normalize
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "text_sentiment.pt"
+DEFAULT_WEIGHTS = shipped_model("text_sentiment").path
 FORMAT = "emotionhub.text_sentiment/1"
 MAX_LENGTH = 128
 # Word pieces per forward pass (batch width x longest text): bounds memory and keeps a
@@ -136,7 +136,10 @@ class SentimentNet(nn.Module):
     def __init__(self, encoder: nn.Module, dropout: float = 0.1) -> None:
         super().__init__()
         self.encoder = encoder
-        hidden = encoder.config.hidden_size
+        # A Hugging Face model (or its peft wrapper): its config, which torch's Module stub
+        # types as Tensor | Module, has the encoder's width.
+        config: Any = encoder.config
+        hidden = int(config.hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.sentiment = nn.Linear(hidden, len(SENTIMENT_CLASSES))
         self.emotion = nn.Linear(hidden, len(EMOTION_CLASSES))

@@ -280,7 +280,7 @@ def pooled_features(net: SentimentNet, pad_id: int, ids: list[list[int]]) -> tor
     """Mean-pooled encoder outputs (what the heads read at inference), in input order."""
     net.eval()
     try:
-        out = torch.zeros(len(ids), net.encoder.config.hidden_size)
+        out = torch.zeros(len(ids), net.sentiment.in_features)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for idx in length_batches([len(ids[i]) for i in order], order, 128):
             out[idx] = net.pooled(*pad_batch([ids[i] for i in idx], pad_id)).float()
@@ -330,7 +330,7 @@ def refit_emotion_head(run: Run) -> dict[str, Any]:
     for l2 in (1e-4, 1e-3, 1e-2):
         candidates[f"l2={l2:g}"] = fit_linear_head(x_tr, y_tr, 4, run.w_emo, l2)
     scores = {name: round(val_f1(*wb), 4) for name, wb in candidates.items()}
-    chosen = max(scores, key=scores.get)
+    chosen = max(scores, key=lambda name: scores[name])
     with torch.no_grad():
         head.weight.copy_(candidates[chosen][0])
         head.bias.copy_(candidates[chosen][1])

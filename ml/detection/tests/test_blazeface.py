@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-np = pytest.importorskip("numpy")
+pytest.importorskip("numpy")
 cv2 = pytest.importorskip("cv2")
-torch = pytest.importorskip("torch")
+pytest.importorskip("torch")
 
+import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from ml.detection import (  # noqa: E402
@@ -24,21 +24,13 @@ from ml.detection import (  # noqa: E402
     make_detector,
 )
 from ml.detection.blazeface_decode import weighted_nms  # noqa: E402
-from ml.detection.photo_set import iou  # noqa: E402
+from ml.detection.faces import iou  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "docs" / "examples"
 PHOTOS = ROOT / "tests" / "data" / "photos"
 ASTRONAUT_FACE = (178.0, 66.0, 272.0, 170.0)  # by eye, as in test_detection.py
 OBAMA_FACE = (205.0, 62.0, 350.0, 234.0)  # by eye on obama.jpg (512x640)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

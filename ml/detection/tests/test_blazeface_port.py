@@ -17,16 +17,19 @@ from pathlib import Path
 
 import pytest
 
-np = pytest.importorskip("numpy")
-torch = pytest.importorskip("torch")
+pytest.importorskip("numpy")
+pytest.importorskip("torch")
 pytest.importorskip("tflite", reason="the dev dependency tflite reads the .tflite graphs")
 
-from ml.convert import tflite_reference  # noqa: E402
-from ml.convert.blazeface import build_plan, read_source  # noqa: E402
-from ml.convert.tflite_graph import read_graph  # noqa: E402
-from ml.detection import load_image  # noqa: E402
-from ml.detection.blazeface_decode import anchors, decode  # noqa: E402
-from ml.detection.blazeface_net import (  # noqa: E402
+import numpy as np
+import torch
+
+from ml.convert import tflite_reference
+from ml.convert.blazeface import build_plan, read_source
+from ml.convert.tflite_graph import read_graph
+from ml.detection import load_image
+from ml.detection.blazeface_decode import anchors, decode
+from ml.detection.blazeface_net import (
     MANIFEST,
     MODELS,
     WeightsIntegrityError,
@@ -141,7 +144,8 @@ def test_port_runs_channels_last(model: str) -> None:
     x = torch.from_numpy(letterboxed(PHOTOS[0], net.input_size)).permute(0, 3, 1, 2)
     with torch.inference_mode():
         plain = net(x.contiguous())
-        fast = net.to(memory_format=torch.channels_last)(
+        # Module.to takes memory_format; the torch stubs lack that overload.
+        fast = net.to(memory_format=torch.channels_last)(  # type: ignore[call-overload]
             x.contiguous(memory_format=torch.channels_last)
         )
     for a, b in zip(plain, fast, strict=True):

@@ -6,13 +6,15 @@ import importlib.util
 import io
 import math
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-np = pytest.importorskip("numpy")
+pytest.importorskip("numpy")
 cv2 = pytest.importorskip("cv2")
+
+import numpy as np  # noqa: E402
+
 if importlib.util.find_spec("facenet_pytorch") is None:
     # Not importorskip: facenet_pytorch only imports through ml.detection.compat here.
     pytest.skip("facenet-pytorch is not installed", allow_module_level=True)
@@ -31,17 +33,17 @@ from ml.detection import (  # noqa: E402
     make_detector,
 )
 from ml.detection.align import FER_EYE_TO_MOUTH, FER_EYE_Y, FER_TEMPLATES  # noqa: E402
+from ml.detection.faces import iou  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "examples"
 #: Eileen Collins' face in astronaut.jpg, checked by eye: cheek to cheek, hairline to chin.
 ASTRONAUT_FACE = (178.0, 66.0, 272.0, 170.0)
 
 
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+def points(face: Face) -> tuple[tuple[float, float], ...]:
+    """The face's landmarks (MTCNN always gives them)."""
+    assert face.landmarks is not None
+    return face.landmarks
 
 
 def shifted(box: tuple[float, ...], dx: float = 0, dy: float = 0, s: float = 1) -> tuple:
@@ -52,22 +54,6 @@ def jpeg_bytes(image: Image.Image, **kwargs: object) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="JPEG", quality=90, **kwargs)
     return buf.getvalue()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Run this module's torch code on one thread, restoring the setting afterwards.
-
-    On a 2-core machine that is also training (or running anything else), torch's
-    2-thread OpenMP loops wait on each other and MTCNN runs ~8x slower than on one thread
-    (measured: the module took 36 s instead of 4.5 s).
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -168,14 +154,14 @@ def test_rotated_face_is_found_and_levelled(
     assert eye_angle(face) == pytest.approx(eye_angle(astronaut_face) - 25, abs=6)
     # In the crop the eyes map onto a level line ...
     matrix = alignment_matrix(face, output_size=160, margin=0.25)
-    (lx, ly), (rx, ry) = (matrix @ np.array([*p, 1.0]) for p in face.landmarks[:2])
+    (lx, ly), (rx, ry) = (matrix @ np.array([*p, 1.0]) for p in points(face)[:2])
     assert abs(math.degrees(math.atan2(ry - ly, rx - lx))) < 0.01
     # ... and MTCNN, run again on the aligned crop itself, agrees.
     crop = align_face(rotated, face, output_size=160, margin=0.25, grayscale=False)
     again = mtcnn.detect([crop])[0]
     assert len(again) == 1
     assert abs(eye_angle(again[0])) < 5
-    assert abs(again[0].landmarks[0][1] - ly) < 8  # eyes where the matrix put them
+    assert abs(points(again[0])[0][1] - ly) < 8  # eyes where the matrix put them
 
 
 def test_grayscale_rgba_and_exif_inputs(
@@ -251,7 +237,7 @@ def test_landmark_crop_has_fer2013_framing(astronaut_face: Face) -> None:
     # a margin widens the framing about the crop centre.
     for size, margin in ((48, 0.0), (160, 0.25)):
         matrix = alignment_matrix(astronaut_face, output_size=size, margin=margin)
-        pts = np.array([matrix @ np.array([*p, 1.0]) for p in astronaut_face.landmarks])
+        pts = np.array([matrix @ np.array([*p, 1.0]) for p in points(astronaut_face)])
         eye, mouth = pts[:2].mean(0), pts[3:].mean(0)
         zoom = 1 + 2 * margin
         half = (size - 1) / 2
@@ -259,7 +245,7 @@ def test_landmark_crop_has_fer2013_framing(astronaut_face: Face) -> None:
         assert eye[1] == pytest.approx(half + (FER_EYE_Y - 0.5) * size / zoom, abs=1e-6)
         assert np.hypot(*(mouth - eye)) == pytest.approx(FER_EYE_TO_MOUTH * size / zoom, rel=1e-6)
     # BlazeFace's six points (mouth centre at index 3) use their own measured template.
-    (lx, ly), (rx, ry), nose, mouth_l, mouth_r = astronaut_face.landmarks
+    (lx, ly), (rx, ry), nose, mouth_l, mouth_r = points(astronaut_face)
     mouth = ((mouth_l[0] + mouth_r[0]) / 2, (mouth_l[1] + mouth_r[1]) / 2)
     six = Face(
         box=astronaut_face.box,
@@ -268,7 +254,7 @@ def test_landmark_crop_has_fer2013_framing(astronaut_face: Face) -> None:
     )
     eye_y, eye_to_mouth = FER_TEMPLATES[6]
     matrix = alignment_matrix(six, output_size=48)
-    pts = np.array([matrix @ np.array([*p, 1.0]) for p in six.landmarks])
+    pts = np.array([matrix @ np.array([*p, 1.0]) for p in points(six)])
     assert pts[:2].mean(0)[1] == pytest.approx(23.5 + (eye_y - 0.5) * 48, abs=1e-6)
     assert np.hypot(*(pts[3] - pts[:2].mean(0))) == pytest.approx(eye_to_mouth * 48, rel=1e-6)
     # Without landmarks the face box is the crop (Haar).

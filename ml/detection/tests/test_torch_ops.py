@@ -15,16 +15,9 @@ torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
 
 from ml.detection import torch_ops  # noqa: E402
+from ml.detection.faces import iou  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _iou(a: list[float], b: list[float]) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def reference_batched_nms(boxes, scores, idxs, threshold: float) -> list[int]:
@@ -33,7 +26,7 @@ def reference_batched_nms(boxes, scores, idxs, threshold: float) -> list[int]:
     order = sorted(range(len(scores)), key=lambda i: -scores[i])  # stable
     keep: list[int] = []
     for i in order:
-        if all(idxs[j] != idxs[i] or _iou(boxes[i], boxes[j]) <= threshold for j in keep):
+        if all(idxs[j] != idxs[i] or iou(boxes[i], boxes[j]) <= threshold for j in keep):
             keep.append(i)
     return keep
 
@@ -113,7 +106,7 @@ def test_to_tensor_matches_torchvision_semantics() -> None:
     pil = pytest.importorskip("PIL.Image")
     assert torch.equal(torch_ops.to_tensor(pil.fromarray(image)), out)
     with pytest.raises(TypeError):
-        torch_ops.to_tensor([1, 2, 3])
+        torch_ops.to_tensor([1, 2, 3])  # type: ignore[arg-type]  # the wrong type on purpose
 
 
 def _require_facenet() -> None:
