@@ -5,6 +5,7 @@ from django.utils import timezone
 from emotionhub.accounts.access import OperatorOnlyAdminMixin, TenantScopedAdminMixin
 from emotionhub.analyzers import model_cards
 from emotionhub.audit.admin_mixins import AuditedAdminMixin
+from emotionhub.core.jsonforms import DepthLimitedJSONAdminMixin
 from emotionhub.jobs.dispatch import enqueue_after_commit
 from emotionhub.jobs.models import (
     FINAL_STATUSES,
@@ -83,7 +84,7 @@ class AnalysisResultAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.Model
 
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(OperatorOnlyAdminMixin, admin.ModelAdmin):
+class WorkerHeartbeatAdmin(OperatorOnlyAdminMixin, DepthLimitedJSONAdminMixin, admin.ModelAdmin):
     """Workers serve every tenant: only operators see them."""
 
     list_display = ("hostname", "pid", "queues", "cuda_available", "last_seen_at")

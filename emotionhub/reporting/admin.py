@@ -6,12 +6,13 @@ from django.utils.html import format_html
 
 from emotionhub.accounts.access import membership_tenant, scope_queryset
 from emotionhub.audit.admin_mixins import AuditedAdminMixin
+from emotionhub.core.jsonforms import DepthLimitedJSONAdminMixin
 from emotionhub.reporting.models import Alert, Brand
 from emotionhub.social.models import Source
 
 
 @admin.register(Brand)
-class BrandAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class BrandAdmin(AuditedAdminMixin, DepthLimitedJSONAdminMixin, admin.ModelAdmin):
     list_display = ("name", "tenant", "dashboard", "alert_webhook_url", "created_at")
     filter_horizontal = ("sources",)
 

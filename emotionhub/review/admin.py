@@ -26,6 +26,7 @@ from emotionhub.accounts.access import (
 )
 from emotionhub.analyzers import model_cards
 from emotionhub.audit import Action, record
+from emotionhub.core.jsonforms import DepthLimitedJSONAdminMixin
 from emotionhub.reporting import facts
 from emotionhub.reporting.face_blur import blur_boxes
 from emotionhub.review import agreement, exports, labels
@@ -134,7 +135,7 @@ def _current_labels():
 
 
 @admin.register(ReviewItem)
-class ReviewItemAdmin(admin.ModelAdmin):
+class ReviewItemAdmin(DepthLimitedJSONAdminMixin, admin.ModelAdmin):
     list_display = (
         "preview",
         "analyzer",

@@ -19,6 +19,7 @@ from emotionhub.accounts.access import (
 from emotionhub.accounts.models import Tenant
 from emotionhub.audit.admin_mixins import AuditedAdminMixin
 from emotionhub.core.errors import DomainError
+from emotionhub.core.jsonforms import DepthLimitedJSONAdminMixin, DepthLimitedJSONFormField
 from emotionhub.social import imports, schedules
 from emotionhub.social.connectors import InvalidConfig, clean_config
 from emotionhub.social.models import FeedbackImport, Post, RunTrigger, Source, SourceRun
@@ -76,7 +77,9 @@ class SourceRunInline(admin.TabularInline):
 
 
 @admin.register(Source)
-class SourceAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class SourceAdmin(
+    TenantScopedAdminMixin, AuditedAdminMixin, DepthLimitedJSONAdminMixin, admin.ModelAdmin
+):
     list_display = (
         "name",
         "kind",
@@ -128,7 +131,9 @@ class SourceAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Post)
-class PostAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class PostAdmin(
+    TenantScopedAdminMixin, AuditedAdminMixin, DepthLimitedJSONAdminMixin, admin.ModelAdmin
+):
     list_display = ("external_id", "source", "author", "posted_at", "ingested_at", "media_role")
     list_filter = ("source", "media_role", "nsfw")
     search_fields = ("text", "author", "external_id")
@@ -182,7 +187,7 @@ class FeedbackImportUploadForm(forms.Form):
     """The admin's upload: the same checks and path as ``POST /api/v1/imports``."""
 
     file = forms.FileField(help_text="CSV with a header row, or JSON Lines (.jsonl).")
-    mapping = forms.JSONField(
+    mapping = DepthLimitedJSONFormField(
         help_text='Field -> column, e.g. {"text": "comment", "time": "submitted_at"}.'
     )
     source = forms.ModelChoiceField(
