@@ -28,6 +28,7 @@ from ml.models.emotion_cnn import (
     make_checkpoint,
 )
 from ml.schedule import lr_factor
+from ml.tests.runs import train_argv
 from ml.threads import ThreadTuner
 
 TINY = ArchConfig(widths=(4, 8), hidden=8)
@@ -147,29 +148,7 @@ def test_fit_temperature_recovers_scale() -> None:
 
 def test_train_resume_export_evaluate(fer_zip: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    common = [
-        "fer",
-        "--train",
-        str(fer_zip),
-        "--val",
-        str(fer_zip),
-        "--out",
-        str(out),
-        "--cache-dir",
-        "",
-        "--widths",
-        "4,8",
-        "--hidden",
-        "8",
-        "--batch-size",
-        "8",
-        "--threads",
-        "1",
-        "--log-every",
-        "0",
-        "--device",
-        "cpu",
-    ]
+    common = train_argv(fer_zip, out, batch_size=8)
     assert train.main([*common, "--epochs", "1"]) == 0
     assert (out / "best.pt").exists()
     with pytest.raises(SystemExit):  # schedule length is part of the run

@@ -22,6 +22,7 @@ from ml.data.augment import mix_batch
 from ml.distill import soft_cross_entropy, soft_targets, teacher_log_probs
 from ml.models.emotion_cnn import ArchConfig, EmotionCNN, ModelInfo, make_checkpoint
 from ml.progress import training_record
+from ml.tests.runs import train_argv
 
 CLASSES = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 
@@ -89,46 +90,22 @@ def test_teacher_log_probs_are_calibrated_and_cached(tmp_path: Path) -> None:
     assert other.shape == (5, 7)
 
 
-def _common(fer_zip: Path, out: Path) -> list[str]:
-    return [
-        "fer",
-        "--train",
-        str(fer_zip),
-        "--val",
-        str(fer_zip),
-        "--out",
-        str(out),
-        "--cache-dir",
-        "",
-        "--widths",
-        "4,8",
-        "--hidden",
-        "8",
-        "--batch-size",
-        "4",
-        "--threads",
-        "1",
-        "--log-every",
-        "0",
-        "--device",
-        "cpu",
-    ]
-
-
 def test_ema_mixing_distillation_run_resumes_identically(fer_zip: Path, tmp_path: Path) -> None:
     teacher = _tiny_teacher(tmp_path / "teacher.pt")
     recipe = ["--ema", "0.9", "--mixup", "0.4", "--cutmix", "1.0", "--distill", str(teacher)]
     whole = tmp_path / "whole"
-    assert train.main([*_common(fer_zip, whole), *recipe, "--epochs", "2"]) == 0
+    assert train.main([*train_argv(fer_zip, whole), *recipe, "--epochs", "2"]) == 0
     first = [json.loads(line) for line in (whole / "metrics.jsonl").read_text().splitlines()]
     assert len(first) == 2
     assert {"val_acc_raw", "val_acc_ema", "weights"} <= set(first[0])
     assert first[0]["weights"] in ("raw", "ema")
     half = tmp_path / "half"
-    assert train.main([*_common(fer_zip, half), *recipe, "--epochs", "2", "--stop-after", "1"]) == 0
+    assert (
+        train.main([*train_argv(fer_zip, half), *recipe, "--epochs", "2", "--stop-after", "1"]) == 0
+    )
     assert "ema" in torch.load(half / "last.pt", weights_only=True)
     assert len((half / "metrics.jsonl").read_text().splitlines()) == 1
-    assert train.main([*_common(fer_zip, half), *recipe, "--epochs", "2", "--resume"]) == 0
+    assert train.main([*train_argv(fer_zip, half), *recipe, "--epochs", "2", "--resume"]) == 0
     second = [json.loads(line) for line in (half / "metrics.jsonl").read_text().splitlines()]
     assert len(second) == 2
     for a, b in zip(first, second, strict=True):
@@ -149,27 +126,8 @@ def test_gpu_preset_defaults_are_overridable_and_it_trains_on_cpu(
     assert args.widths == "64,128,256,512" and args.ema > 0
     out = tmp_path / "gpu"
     argv = [
-        "fer",
-        "--preset",
-        "gpu",
-        "--device",
-        "cpu",
-        "--train",
-        str(fer_zip),
-        "--val",
-        str(fer_zip),
-        "--out",
-        str(out),
-        "--cache-dir",
-        "",
-        "--limit",
-        "12",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "6",
-        "--threads",
-        "1",
+        *train_argv(fer_zip, out, batch_size=6, tiny_net=False),
+        *("--preset", "gpu", "--limit", "12", "--epochs", "1"),
     ]
     args = train.parse_args(argv)
     assert args.device == "cpu" and args.batch_size == 6 and args.widths == "64,128,256,512"

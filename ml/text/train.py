@@ -80,10 +80,11 @@ def batches(
 
 
 @torch.no_grad()
-def predict_logits(
+def head_logits(
     net: SentimentNet, tokenizer: Any, ids: list[list[int]], batch_size: int = 128
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Logits exactly as the shipped model computes them, then back to training mode."""
+    """(sentiment, emotion) logits exactly as the shipped model computes them, then back to
+    training mode."""
     try:
         return TextSentimentModel(net, tokenizer, "cpu", {}, {}).logits_from_ids(ids, batch_size)
     finally:
@@ -168,8 +169,8 @@ class Run:
         return float(loss.detach())
 
     def evaluate(self) -> dict[str, Any]:
-        s_val, _ = predict_logits(self.net, self.tokenizer, self.sent_ids["val"])
-        _, e_val = predict_logits(self.net, self.tokenizer, self.emo_ids["val"])
+        s_val, _ = head_logits(self.net, self.tokenizer, self.sent_ids["val"])
+        _, e_val = head_logits(self.net, self.tokenizer, self.emo_ids["val"])
         rs = classification_report(self.sent["val"].labels, s_val.argmax(1), D.SENTIMENT_CLASSES)
         re = classification_report(self.emo["val"].labels, e_val.argmax(1), D.EMOTION_CLASSES)
         return {
@@ -343,8 +344,8 @@ def finish(run: Run, history: list[dict[str, Any]], step: int, cpu_s: float) -> 
     args = run.args
     t_cpu = time.process_time()
     refit = refit_emotion_head(run) if args.refit_emotion_head else None
-    s_val, _ = predict_logits(run.net, run.tokenizer, run.sent_ids["val"])
-    _, e_val = predict_logits(run.net, run.tokenizer, run.emo_ids["val"])
+    s_val, _ = head_logits(run.net, run.tokenizer, run.sent_ids["val"])
+    _, e_val = head_logits(run.net, run.tokenizer, run.emo_ids["val"])
     temps = {
         "sentiment": fit_temperature(s_val, run.sent["val"].labels),
         "emotion": fit_temperature(e_val, run.emo["val"].labels),
