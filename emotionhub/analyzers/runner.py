@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from jsonschema import Draft202012Validator, validators
 
@@ -62,23 +63,7 @@ def run_batch(analyzer: Analyzer, items: Sequence[Item]) -> list[Outcome]:
     for a batch of several items, each item is run again on its own: only the item that
     raises gets the error, the others are recorded normally.
     """
-    started = time.perf_counter()
-    raised = _analyze(analyzer, items)
-    if isinstance(raised, AnalyzerError) and len(items) > 1:
-        outcomes = []
-        for item in items:
-            outcomes.extend(run_batch(analyzer, [item]))
-        return outcomes
-    outputs = [raised] * len(items) if isinstance(raised, AnalyzerError) else raised
-    if len(outputs) != len(items):
-        violation = AnalyzerError(
-            "analyzer_contract_violation",
-            f"analyze() returned {len(outputs)} outcomes for {len(items)} items",
-            permanent=True,
-        )
-        outputs = [violation] * len(items)
-    per_item_ms = (time.perf_counter() - started) * 1000 / max(len(items), 1)
-    return _checked_outcomes(analyzer, items, outputs, per_item_ms)
+    return _run(analyzer, items, "analyze", "items")
 
 
 def run_frames(analyzer: Analyzer, frames: Sequence[Frame]) -> list[Outcome]:
@@ -86,34 +71,48 @@ def run_frames(analyzer: Analyzer, frames: Sequence[Frame]) -> list[Outcome]:
     (schema, model version, contract), so a live answer is what a stored result would be.
     As in :func:`run_batch`, a batch that raises is run again frame by frame, so one
     stream's bad frame does not fail the other streams' frames of its batch."""
+    return _run(analyzer, frames, "analyze_frames", "frames")
+
+
+def _run(
+    analyzer: Analyzer, inputs: Sequence[Item | Frame], method: str, noun: str
+) -> list[Outcome]:
+    """``inputs`` through ``analyzer.<method>``; ``noun`` names them in contract errors."""
     started = time.perf_counter()
-    raised = _analyze(analyzer, frames, analyzer.analyze_frames)
-    if isinstance(raised, AnalyzerError) and len(frames) > 1:
-        return [outcome for frame in frames for outcome in run_frames(analyzer, [frame])]
-    outputs = [raised] * len(frames) if isinstance(raised, AnalyzerError) else raised
-    if len(outputs) != len(frames):
-        violation = AnalyzerError(
-            "analyzer_contract_violation",
-            f"analyze_frames() returned {len(outputs)} outcomes for {len(frames)} frames",
-            permanent=True,
+    raised = _analyze(getattr(analyzer, method), inputs)
+    if isinstance(raised, AnalyzerError) and len(inputs) > 1:
+        return [outcome for one in inputs for outcome in _run(analyzer, [one], method, noun)]
+    outputs = [raised] * len(inputs) if isinstance(raised, AnalyzerError) else raised
+    if len(outputs) != len(inputs):
+        violation = _violation(
+            f"{method}() returned {len(outputs)} outcomes for {len(inputs)} {noun}"
         )
-        outputs = [violation] * len(frames)
-    per_item_ms = (time.perf_counter() - started) * 1000 / max(len(frames), 1)
-    return _checked_outcomes(analyzer, frames, outputs, per_item_ms)
+        outputs = [violation] * len(inputs)
+    per_item_ms = (time.perf_counter() - started) * 1000 / max(len(inputs), 1)
+    return _checked_outcomes(analyzer, inputs, outputs, per_item_ms, method)
 
 
-def _analyze(analyzer: Analyzer, items: Sequence, analyze=None) -> list | AnalyzerError:
+def _analyze(analyze: Callable[[Any], Iterable[Any]], inputs: Sequence) -> list | AnalyzerError:
     """``analyze``'s outputs, or the error it raised (an exception never escapes)."""
     try:
-        return list((analyze or analyzer.analyze)(items))
+        return list(analyze(inputs))
     except AnalyzerError as exc:
         return exc
     except Exception as exc:  # a plugin bug must not take the worker down
         return AnalyzerError("analyzer_crashed", f"{type(exc).__name__}: {exc}")
 
 
+def _violation(message: str) -> AnalyzerError:
+    """The plugin broke the contract: retrying cannot help."""
+    return AnalyzerError("analyzer_contract_violation", message, permanent=True)
+
+
 def _checked_outcomes(
-    analyzer: Analyzer, items: Sequence[Item | Frame], outputs: list, per_item_ms: float
+    analyzer: Analyzer,
+    items: Sequence[Item | Frame],
+    outputs: list,
+    per_item_ms: float,
+    method: str,
 ) -> list[Outcome]:
     validator = Draft202012Validator(payload_schema(analyzer.spec))
     outcomes = []
@@ -122,10 +121,8 @@ def _checked_outcomes(
             problems = [_describe(e) for e in validator.iter_errors(dict(output.payload))]
             version = output.model_version or analyzer.spec.model_version
             if len(version) > MODEL_VERSION_MAX:
-                output = AnalyzerError(
-                    "analyzer_contract_violation",
-                    f"model_version is {len(version)} characters (at most {MODEL_VERSION_MAX})",
-                    permanent=True,
+                output = _violation(
+                    f"model_version is {len(version)} characters (at most {MODEL_VERSION_MAX})"
                 )
             elif problems:
                 output = AnalyzerError(
@@ -134,10 +131,8 @@ def _checked_outcomes(
                     permanent=True,
                 )
         elif not isinstance(output, AnalyzerError):
-            output = AnalyzerError(
-                "analyzer_contract_violation",
-                f"analyze() returned {type(output).__name__}, not Result or AnalyzerError",
-                permanent=True,
+            output = _violation(
+                f"{method}() returned {type(output).__name__}, not Result or AnalyzerError"
             )
         if isinstance(output, Result):
             outcomes.append(Outcome(item, output, None, per_item_ms))
