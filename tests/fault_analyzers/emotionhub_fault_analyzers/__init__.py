@@ -22,24 +22,39 @@ ATTEMPT_RESULT = {
 }
 
 
-class FlakyAnalyzer(Analyzer):
-    """Fails transiently on the first ``fail_times`` attempts, then succeeds; or, with
-    ``fail_while_missing``, on every attempt until that file exists (an upstream outage
-    that an operator fixes before re-running the quarantined job)."""
-
-    spec = AnalyzerSpec(
+def fault_spec(name: str, settings: dict | None = None, **fields) -> AnalyzerSpec:
+    """What every analyzer here shares: all media kinds, ``{"attempt": n}`` results, and
+    ``settings`` (the settings schema's properties; no others allowed)."""
+    return AnalyzerSpec(
         contract_version=CONTRACT_VERSION,
-        name="flaky",
+        name=name,
         version="1.0.0",
         media_kinds=ALL_KINDS,
         result_schema=ATTEMPT_RESULT,
         settings_schema={
             "type": "object",
-            "properties": {
-                "fail_times": {"type": "integer", "minimum": 0},
-                "fail_while_missing": {"type": "string"},
-            },
+            "properties": settings or {},
             "additionalProperties": False,
+        },
+        **fields,
+    )
+
+
+def attempt_result(item: Item) -> Result:
+    """A success that says which attempt of the job produced it."""
+    return Result({"attempt": item.metadata["attempt"]})
+
+
+class FlakyAnalyzer(Analyzer):
+    """Fails transiently on the first ``fail_times`` attempts, then succeeds; or, with
+    ``fail_while_missing``, on every attempt until that file exists (an upstream outage
+    that an operator fixes before re-running the quarantined job)."""
+
+    spec = fault_spec(
+        "flaky",
+        {
+            "fail_times": {"type": "integer", "minimum": 0},
+            "fail_while_missing": {"type": "string"},
         },
     )
 
@@ -48,28 +63,19 @@ class FlakyAnalyzer(Analyzer):
         for item in items:
             attempt = item.metadata["attempt"]
             marker = item.settings.get("fail_while_missing")
-            if marker is not None:
-                if not os.path.exists(marker):
-                    out.append(AnalyzerError("upstream_unavailable", f"{marker} is missing"))
-                    continue
-                out.append(Result({"attempt": attempt}))
-            elif attempt <= item.settings.get("fail_times", 1):
+            if marker is not None and not os.path.exists(marker):
+                out.append(AnalyzerError("upstream_unavailable", f"{marker} is missing"))
+            elif marker is None and attempt <= item.settings.get("fail_times", 1):
                 out.append(AnalyzerError("upstream_timeout", f"attempt {attempt} timed out"))
             else:
-                out.append(Result({"attempt": attempt}))
+                out.append(attempt_result(item))
         return out
 
 
 class BrokenAnalyzer(Analyzer):
     """Every input is permanently unusable."""
 
-    spec = AnalyzerSpec(
-        contract_version=CONTRACT_VERSION,
-        name="broken",
-        version="1.0.0",
-        media_kinds=ALL_KINDS,
-        result_schema=ATTEMPT_RESULT,
-    )
+    spec = fault_spec("broken")
 
     def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
         return [
@@ -81,18 +87,7 @@ class BrokenAnalyzer(Analyzer):
 class CrashingAnalyzer(Analyzer):
     """Raises an unexpected exception, or with ``hard`` kills its own process."""
 
-    spec = AnalyzerSpec(
-        contract_version=CONTRACT_VERSION,
-        name="crasher",
-        version="1.0.0",
-        media_kinds=ALL_KINDS,
-        result_schema=ATTEMPT_RESULT,
-        settings_schema={
-            "type": "object",
-            "properties": {"hard": {"type": "boolean"}},
-            "additionalProperties": False,
-        },
-    )
+    spec = fault_spec("crasher", {"hard": {"type": "boolean"}})
 
     def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
         if any(item.settings.get("hard") for item in items):
@@ -104,41 +99,18 @@ class BatchCrashingAnalyzer(Analyzer):
     """Takes batches of up to 8 and raises TypeError for the whole batch when any item
     asks for it with ``explode``, as a plugin does when one tenant's input breaks it."""
 
-    spec = AnalyzerSpec(
-        contract_version=CONTRACT_VERSION,
-        name="batch_crasher",
-        version="1.0.0",
-        media_kinds=ALL_KINDS,
-        result_schema=ATTEMPT_RESULT,
-        max_batch_size=8,
-        settings_schema={
-            "type": "object",
-            "properties": {"explode": {"type": "boolean"}},
-            "additionalProperties": False,
-        },
-    )
+    spec = fault_spec("batch_crasher", {"explode": {"type": "boolean"}}, max_batch_size=8)
 
     def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
         if any(item.settings.get("explode") for item in items):
             raise TypeError("slice indices must be integers")
-        return [Result({"attempt": item.metadata["attempt"]}) for item in items]
+        return [attempt_result(item) for item in items]
 
 
 class SlowAnalyzer(Analyzer):
     """Sleeps ``seconds`` while reporting progress, then succeeds."""
 
-    spec = AnalyzerSpec(
-        contract_version=CONTRACT_VERSION,
-        name="slow",
-        version="1.0.0",
-        media_kinds=ALL_KINDS,
-        result_schema=ATTEMPT_RESULT,
-        settings_schema={
-            "type": "object",
-            "properties": {"seconds": {"type": "number", "minimum": 0, "maximum": 60}},
-            "additionalProperties": False,
-        },
-    )
+    spec = fault_spec("slow", {"seconds": {"type": "number", "minimum": 0, "maximum": 60}})
 
     def analyze(self, items: Sequence[Item]) -> list[Result | AnalyzerError]:
         out: list[Result | AnalyzerError] = []
@@ -148,7 +120,7 @@ class SlowAnalyzer(Analyzer):
             for step in range(steps):
                 time.sleep(seconds / steps)
                 item.report_progress((step + 1) / steps)
-            out.append(Result({"attempt": item.metadata["attempt"]}))
+            out.append(attempt_result(item))
         return out
 
 
