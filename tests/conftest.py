@@ -32,6 +32,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture
+def page(live_server):
+    """A page of a headless Chromium (tests/browser.py), for tests against the live server."""
+    from tests.browser import chromium, new_page
+
+    with chromium() as browser:
+        yield new_page(browser)
+
+
 def png_bytes(size=(64, 48), color=(200, 120, 40)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format="PNG")

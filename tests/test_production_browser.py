@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from django.utils import timezone
 
 from emotionhub.accounts.models import Tenant
 from emotionhub.reporting.models import Brand
+from tests.browser import chromium, log_in, needs_chromium, new_page
 from tests.reporting.conftest import (
     make_media,
     make_post,
@@ -34,15 +34,12 @@ from tests.reporting.conftest import (
     text_payload,
 )
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.services,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} missing"),
+    needs_chromium,
 ]
 
 
@@ -103,11 +100,8 @@ def production_server(tmp_path):
 
 @pytest.fixture
 def browser_page():
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-        page.set_default_timeout(20_000)
+    with chromium() as browser:
+        page = new_page(browser, timeout_ms=20_000)
         # Every CSP violation the browser reports, from the first script on.
         page.add_init_script(
             "window.__csp = []; document.addEventListener('securitypolicyviolation',"
@@ -117,8 +111,6 @@ def browser_page():
         page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
         page.failed_responses = failed
         yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def test_static_files_csp_dashboard_and_swagger_in_the_production_shape(
@@ -147,10 +139,7 @@ def test_static_files_csp_dashboard_and_swagger_in_the_production_shape(
     assert page.evaluate(
         "getComputedStyle(document.querySelector('#header')).backgroundColor"
     ) not in ("", "rgba(0, 0, 0, 0)")  # the admin's CSS applied
-    page.fill("#id_username", "cx")
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{url}/admin/")
+    log_in(page, url, "cx")
 
     # By day: fresh data defaults to hourly buckets (tests/first_hour).
     page.goto(f"{url}/reporting/brands/{brand.pk}/?granularity=day")

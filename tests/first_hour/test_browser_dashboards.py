@@ -4,11 +4,10 @@ per-analyzer labels. Screenshot in test-artifacts/browser/dashboard-emotions.png
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from emotionhub.reporting.models import Brand
+from tests.browser import ARTIFACTS, log_in, needs_chromium
 from tests.first_hour.test_dashboards import text_with_emotion
 from tests.reporting.conftest import (
     face,
@@ -18,14 +17,8 @@ from tests.reporting.conftest import (
     make_reviewer,
     striped_image,
 )
-from tests.reporting.test_browser import ARTIFACTS, CHROMIUM, log_in
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not shutil.which(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install chromium"
-    ),
-]
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
 
 
 def test_emotions_chart_maps_face_and_text_labels_onto_one_set(page, live_server, tenant_a):
@@ -37,7 +30,7 @@ def test_emotions_chart_maps_face_and_text_labels_onto_one_set(page, live_server
         text = make_media(tenant_a, "text", text=f"{label}!")
         make_result(text, "text_sentiment", text_with_emotion(label))
     make_reviewer(tenant_a, "cx")
-    log_in(page, live_server, "cx")
+    log_in(page, live_server.url, "cx")
 
     page.goto(f"{live_server.url}/reporting/brands/{brand.pk}/")
     page.wait_for_function(

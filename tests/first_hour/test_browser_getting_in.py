@@ -5,7 +5,6 @@ and follows the fix. Screenshots in test-artifacts/browser/."""
 from __future__ import annotations
 
 import io
-import shutil
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,14 +13,9 @@ from django.core.management import call_command
 from emotionhub.accounts.models import TenantMembership
 
 pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-from tests.reporting.test_browser import ARTIFACTS, CHROMIUM
+from tests.browser import ARTIFACTS, needs_chromium
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not shutil.which(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install chromium"
-    ),
-]
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
 
 
 def sign_in(page, live_server, username: str, password: str) -> None:

@@ -4,11 +4,10 @@ test-artifacts/browser/review-add-face.png."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from emotionhub.review.models import ReviewLabel
+from tests.browser import ARTIFACTS, log_in, needs_chromium
 from tests.reporting.conftest import (
     face,
     face_payload,
@@ -17,14 +16,8 @@ from tests.reporting.conftest import (
     make_reviewer,
     striped_image,
 )
-from tests.reporting.test_browser import ARTIFACTS, CHROMIUM, log_in
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not shutil.which(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install chromium"
-    ),
-]
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
 
 
 def test_draw_and_label_a_missed_face(page, live_server, tenant_a):
@@ -33,7 +26,7 @@ def test_draw_and_label_a_missed_face(page, live_server, tenant_a):
         image, "facial_emotion", face_payload([face((10, 20, 60, 80), "happy", 0.9)])
     )
     make_reviewer(tenant_a, "rev")
-    log_in(page, live_server, "rev")
+    log_in(page, live_server.url, "rev")
     page.goto(f"{live_server.url}/admin/review/reviewitem/{result.pk}/change/")
 
     page.click("#add-face-start")

@@ -4,27 +4,20 @@ saves. Screenshot in test-artifacts/browser/review-video.png."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from emotionhub.review.models import ReviewLabel
+from tests.browser import ARTIFACTS, log_in, needs_chromium
 from tests.first_hour.video import analysed_video
 from tests.reporting.conftest import make_reviewer
-from tests.reporting.test_browser import ARTIFACTS, CHROMIUM, log_in
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not shutil.which(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install chromium"
-    ),
-]
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
 
 
 def test_review_a_video_track_with_the_keyboard(page, live_server, tenant_a, tmp_path):
     _, result = analysed_video(tenant_a, tmp_path)
     make_reviewer(tenant_a, "rev")
-    log_in(page, live_server, "rev")
+    log_in(page, live_server.url, "rev")
 
     page.goto(f"{live_server.url}/admin/review/reviewitem/?analyzer=facial_emotion")
     page.click("#result_list tbody tr a")

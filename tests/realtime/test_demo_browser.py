@@ -5,8 +5,6 @@ Screenshots in test-artifacts/browser/."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 import time
@@ -19,31 +17,18 @@ from django.test import Client
 from PIL import Image
 
 from emotionhub.accounts.models import TenantMembership
+from tests.browser import ARTIFACTS, chromium, needs_chromium, new_page
 from tests.conftest import TenantClient
 from tests.realtime.conftest import PHOTOS
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 pytest.importorskip("torch")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
+CAMERA_ARGS = [
     "--use-fake-ui-for-media-stream",  # grant the camera without a prompt
     "--use-fake-device-for-media-stream",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not shutil.which(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install chromium"
-    ),
-]
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
 
 
 def write_y4m(path: Path, photo: Path, frames: int = 30, size=(640, 480)) -> None:
@@ -122,27 +107,17 @@ def member_session(tenant_client: TenantClient, username: str) -> str:
 
 @pytest.fixture
 def browser_for(tmp_path):
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop runs in this thread
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     clip = tmp_path / "face.y4m"
     write_y4m(clip, PHOTOS / "obama.jpg")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[*ARGS, f"--use-file-for-fake-video-capture={clip}"],
-            headless=True,
-        )
+    with chromium([*CAMERA_ARGS, f"--use-file-for-fake-video-capture={clip}"]) as browser:
 
         def open_page(url: str, session: str):
-            context = browser.new_context(viewport={"width": 1000, "height": 900})
-            context.add_cookies([{"name": "sessionid", "value": session, "url": url}])
-            page = context.new_page()
-            page.set_default_timeout(90_000)  # the first frame loads the models
+            # A long timeout: the first frame loads the models.
+            page = new_page(browser, 1000, 900, timeout_ms=90_000)
+            page.context.add_cookies([{"name": "sessionid", "value": session, "url": url}])
             return page
 
         yield open_page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def test_the_demo_draws_a_labelled_face_box_and_shows_latency(alice, asgi_server, browser_for):

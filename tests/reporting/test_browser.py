@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from emotionhub.reporting.models import Brand
 from emotionhub.review.models import ReviewLabel
+from tests.browser import ARTIFACTS, log_in, needs_chromium
 from tests.reporting.conftest import (
     face,
     face_payload,
@@ -27,48 +25,7 @@ from tests.reporting.conftest import (
     text_payload,
 )
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not shutil.which(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install chromium"
-    ),
-]
-
-
-@pytest.fixture
-def page(live_server):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between browser steps are still plain synchronous code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
 
 
 def test_review_a_label_with_the_keyboard_and_export_it(page, live_server, tenant_a):
@@ -77,7 +34,7 @@ def test_review_a_label_with_the_keyboard_and_export_it(page, live_server, tenan
     result = make_result(media, "text_sentiment", text_payload("positive", 0.4))
     image = make_media(tenant_a, "image", image=striped_image())
     make_result(image, "facial_emotion", face_payload([face((10, 20, 60, 80), "happy", 0.9)]))
-    log_in(page, live_server, "rev")
+    log_in(page, live_server.url, "rev")
 
     page.goto(f"{live_server.url}/admin/review/reviewitem/?analyzer=text_sentiment")
     page.screenshot(path=str(ARTIFACTS / "review-queue.png"), full_page=True)
@@ -116,7 +73,7 @@ def test_dashboard_filter_changes_the_chart(page, live_server, tenant_a):
     post = make_post(source, "photo of the phone", posted_at=now)
     image = make_media(tenant_a, "image", image=striped_image(), post=post)
     make_result(image, "image_sentiment", image_sentiment_payload("negative", -0.7, True))
-    log_in(page, live_server, "cx")
+    log_in(page, live_server.url, "cx")
 
     # By day (the default for data this fresh is by the hour: tests/first_hour).
     page.goto(f"{live_server.url}/reporting/brands/{brand.pk}/?granularity=day")
