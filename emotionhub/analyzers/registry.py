@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from emotionhub.analyzers.contract import (
     capabilities_of,
     capability_problems,
 )
+from emotionhub.core.errors import DomainError
 
 ENTRY_POINT_GROUP = "emotionhub.analyzers"
 KNOWN_QUEUES = ("analysis_cpu", "analysis_gpu")
@@ -48,6 +50,20 @@ def enabled_names() -> list[str]:
     if "*" in allowed:
         return sorted(installed)
     return sorted(name for name in allowed if name in installed)
+
+
+def check_enabled(names: Iterable[str]) -> None:
+    """400 ``unknown_analyzer`` listing each of ``names`` that is not installed or not on
+    the allow list (submissions, real-time requests, social sources)."""
+    enabled = enabled_names()
+    unknown = [name for name in names if name not in enabled]
+    if unknown:
+        raise DomainError(
+            "unknown_analyzer",
+            f"Unknown or disabled analyzers: {', '.join(unknown)}.",
+            status=400,
+            details={"unknown": unknown, "available": enabled},
+        )
 
 
 @functools.cache

@@ -101,14 +101,7 @@ def plan(
             status=400,
             details={"unknown": [], "available": enabled},
         )
-    unknown = [name for name in names if name not in enabled]
-    if unknown:
-        raise DomainError(
-            "unknown_analyzer",
-            f"Unknown or disabled analyzers: {', '.join(unknown)}.",
-            status=400,
-            details={"unknown": unknown, "available": enabled},
-        )
+    registry.check_enabled(names)
     realtime = registry.realtime_names()
     slow = [name for name in names if name not in realtime]
     if slow:

@@ -81,13 +81,7 @@ def analyzers_by_kind(source: Source) -> dict[str, list[str]]:
     """The source's analyzers that accept text and images; raises ``unknown_analyzer``."""
     enabled = registry.enabled_names()
     chosen = list(dict.fromkeys(source.analyzers)) or enabled
-    unknown = [name for name in chosen if name not in enabled]
-    if unknown:
-        raise DomainError(
-            "unknown_analyzer",
-            f"Unknown or disabled analyzers: {', '.join(unknown)}.",
-            details={"unknown": unknown, "available": enabled},
-        )
+    registry.check_enabled(chosen)
     specs = {name: registry.get_spec(name) for name in chosen}
     return {
         kind: [name for name, spec in specs.items() if kind in spec.media_kinds]

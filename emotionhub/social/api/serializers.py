@@ -9,7 +9,7 @@ from rest_framework import serializers
 from emotionhub.analyzers import registry
 from emotionhub.api.serializers import MediaDetailSerializer
 from emotionhub.apibase.errors import ApiError
-from emotionhub.jobs.submissions import check_analyzer_options
+from emotionhub.jobs.submissions import check_analyzer_settings
 from emotionhub.social import schedules
 from emotionhub.social.connectors import InvalidConfig, clean_config
 from emotionhub.social.models import UNFETCHED_KINDS, Post, Source, SourceKind, SourceRun
@@ -132,38 +132,15 @@ class SourceSerializer(serializers.ModelSerializer):
         analyzers = attrs.get("analyzers", self.instance.analyzers if self.instance else [])
         _check_analyzers(analyzers)
         if "analyzer_settings" in attrs:
-            _check_analyzer_settings(attrs["analyzer_settings"], analyzers)
+            runnable = analyzers or registry.enabled_names()  # none named: every enabled one
+            check_analyzer_settings(attrs["analyzer_settings"], runnable, what="source")
         return attrs
 
 
 def _check_analyzers(names: object) -> None:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ApiError("invalid_request", "analyzers must be a list of names.", status=400)
-    enabled = registry.enabled_names()
-    unknown = [name for name in names if name not in enabled]
-    if unknown:
-        raise ApiError(
-            "unknown_analyzer",
-            f"Unknown or disabled analyzers: {', '.join(unknown)}.",
-            status=400,
-            details={"unknown": unknown, "available": enabled},
-        )
-
-
-def _check_analyzer_settings(values: object, analyzers: list[str]) -> None:
-    if not isinstance(values, dict):
-        raise ApiError(
-            "invalid_analyzer_settings", "analyzer_settings must be a JSON object.", status=400
-        )
-    runnable = set(analyzers or registry.enabled_names())
-    for name, options in values.items():
-        if name not in runnable or not isinstance(options, dict):
-            raise ApiError(
-                "invalid_analyzer_settings",
-                f"analyzer_settings.{name} must be an object for an analyzer this source runs.",
-                status=400,
-            )
-        check_analyzer_options(name, options)
+    registry.check_enabled(names)
 
 
 class PostSerializer(serializers.ModelSerializer):
