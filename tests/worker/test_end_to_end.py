@@ -219,8 +219,9 @@ def test_worker_micro_batches_jobs_from_several_submissions(start_worker):
     assert sorted(AnalysisJob.objects.values_list("attempts", flat=True)) == [1, 1, 1, 1]
 
 
-def test_video_timeline_with_progress_through_a_real_worker(start_worker, tmp_path):
-    """A video job reports progress while it runs and ends with a per-second timeline."""
+def submit_video(tmp_path) -> tuple[TenantClient, dict]:
+    """A 12 s clip (a face for 6 s, then none) submitted to facial_emotion, sampled every
+    0.25 s: the tenant's client and the submission's JSON."""
     pytest.importorskip("cv2")
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -235,6 +236,12 @@ def test_video_timeline_with_progress_through_a_real_worker(start_worker, tmp_pa
         analyzers="facial_emotion",
         analyzer_settings=json.dumps({"facial_emotion": {"sample_every_s": 0.25}}),
     ).json()
+    return alice, submitted
+
+
+def test_video_timeline_with_progress_through_a_real_worker(start_worker, tmp_path):
+    """A video job reports progress while it runs and ends with a per-second timeline."""
+    alice, submitted = submit_video(tmp_path)
     job_id = submitted["items"][0]["jobs"][0]["id"]
     start_worker("video")
     seen: list[float] = []
@@ -260,20 +267,7 @@ def test_video_timeline_with_progress_through_a_real_worker(start_worker, tmp_pa
 def test_a_running_video_job_shows_its_timeline_growing(start_worker, tmp_path):
     """A client polling a running video job through the API reads a partial timeline that
     grows and agrees with the final one (whole seconds done so far)."""
-    pytest.importorskip("cv2")
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from ml.tests.videos import photo, write_video
-
-    clip = write_video(
-        tmp_path / "clip.mp4", [(photo("obama.jpg"), 6.0), (photo("coffee.jpg"), 6.0)], fps=10
-    )
-    alice = TenantClient("alice")
-    submitted = alice.submit(
-        files=[SimpleUploadedFile("clip.mp4", clip.read_bytes())],
-        analyzers="facial_emotion",
-        analyzer_settings=json.dumps({"facial_emotion": {"sample_every_s": 0.25}}),
-    ).json()
+    alice, submitted = submit_video(tmp_path)
     job_id = submitted["items"][0]["jobs"][0]["id"]
     start_worker("video")
     partials: list[dict] = []
