@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -133,6 +134,18 @@ class MediaDetailSerializer(MediaSerializer):
     class Meta(MediaSerializer.Meta):
         fields = [*MediaSerializer.Meta.fields, "jobs", "results"]
         read_only_fields = fields
+
+
+def media_items_prefetch() -> Prefetch:
+    """A submission's or a post's media, oldest first, with what MediaDetailSerializer
+    reads of each (jobs and results in analyzer order), in three queries."""
+    return Prefetch(
+        "media",
+        queryset=Media.objects.order_by("created_at", "id").prefetch_related(
+            Prefetch("jobs", queryset=AnalysisJob.objects.order_by("analyzer")),
+            Prefetch("results", queryset=AnalysisResult.objects.order_by("analyzer")),
+        ),
+    )
 
 
 class WebhookStateSerializer(serializers.Serializer):

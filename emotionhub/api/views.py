@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Prefetch
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -34,15 +33,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 def _submission_queryset():
-    return Submission.objects.prefetch_related(
-        Prefetch(
-            "media",
-            queryset=Media.objects.order_by("created_at", "id").prefetch_related(
-                Prefetch("jobs", queryset=AnalysisJob.objects.order_by("analyzer")),
-                Prefetch("results", queryset=AnalysisResult.objects.order_by("analyzer")),
-            ),
-        )
-    )
+    return Submission.objects.prefetch_related(serializers.media_items_prefetch())
 
 
 class SubmissionViewSet(

@@ -6,7 +6,6 @@ import logging
 
 import django_filters
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -19,11 +18,10 @@ from emotionhub import audit
 from emotionhub.accounts.principal import principal_for
 from emotionhub.accounts.purpose import check_face_emotion_allowed
 from emotionhub.analyzers import registry
+from emotionhub.api.serializers import media_items_prefetch
 from emotionhub.apibase.errors import ApiError, reject_unknown_fields
 from emotionhub.apibase.filters import UtcIsoDateTimeFilter
 from emotionhub.apibase.viewsets import TenantScopedMixin
-from emotionhub.jobs.models import AnalysisJob, AnalysisResult
-from emotionhub.media.models import Media
 from emotionhub.social import push, schedules
 from emotionhub.social.api import serializers
 from emotionhub.social.deletion import delete_post
@@ -174,15 +172,7 @@ def _check_purpose(tenant, analyzers: list[str]) -> None:
 
 
 def _post_queryset():
-    return Post.objects.prefetch_related(
-        Prefetch(
-            "media",
-            queryset=Media.objects.order_by("created_at", "id").prefetch_related(
-                Prefetch("jobs", queryset=AnalysisJob.objects.order_by("analyzer")),
-                Prefetch("results", queryset=AnalysisResult.objects.order_by("analyzer")),
-            ),
-        )
-    )
+    return Post.objects.prefetch_related(media_items_prefetch())
 
 
 class PostViewSet(TenantScopedMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
