@@ -156,6 +156,90 @@ class TestBombsAndCorruption:
         refused(alice, settings, data, 400, "corrupt_image")
 
 
+# Adam7 passes: first column, first row, column step, row step.
+ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+
+
+def interlaced_png(width: int, height: int, grey: int = 77) -> bytes:
+    """An Adam7-interlaced RGB PNG (Pillow writes none), each pass's rows unfiltered."""
+    raw = b""
+    for x0, y0, dx, dy in ADAM7:
+        columns, lines = len(range(x0, width, dx)), len(range(y0, height, dy))
+        raw += (b"\x00" + bytes([grey]) * 3 * columns) * (lines if columns else 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(raw))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+class TestPngWithoutDecoding:
+    """PNGs are checked by inflating and counting their rows, and cleaned by dropping
+    chunks, so what is accepted, refused and stored must match what decoding said."""
+
+    def test_interlaced_png_is_accepted_and_a_cut_one_refused(self, alice, settings):
+        good = interlaced_png(37, 21)
+        with Image.open(io.BytesIO(good)) as image:
+            assert image.info.get("interlace")
+            assert image.convert("RGB").getpixel((36, 20)) == (77, 77, 77)
+        response = alice.submit(files=[upload("i.png", good)], analyzers="example")
+        assert response.status_code == 202, response.content
+        ihdr_end = 8 + 25
+        idat = png_chunk(b"IDAT", zlib.compress(zlib.decompress(good[ihdr_end + 8 : -16])[:-5]))
+        short = good[:ihdr_end] + idat + png_chunk(b"IEND", b"")
+        refused(alice, settings, short, 400, "corrupt_image")
+
+    def test_unknown_filter_type_is_refused(self, alice, settings):
+        ihdr = struct.pack(">IIBBBBB", 4, 2, 8, 0, 0, 0, 0)
+        rows = zlib.compress(b"\x00abcd" + b"\x09abcd")
+        data = (
+            b"\x89PNG\r\n\x1a\n"
+            + png_chunk(b"IHDR", ihdr)
+            + png_chunk(b"IDAT", rows)
+            + png_chunk(b"IEND", b"")
+        )
+        refused(alice, settings, data, 400, "corrupt_image")
+
+    def test_stored_png_is_the_sent_one_without_its_metadata_chunks(self, alice, settings):
+        image = Image.effect_noise((40, 30), 50).convert("RGBA")
+        plain = io.BytesIO()
+        image.save(plain, "PNG")
+        sent = plain.getvalue()
+        private = png_chunk(b"tIME", b"\x07\xea\x0c\x03\x0a\x00\x00") + png_chunk(
+            b"prVt", b"device serial 1234"
+        )
+        with_metadata = sent[:33] + private + sent[33:]
+        response = alice.submit(files=[upload("a.png", with_metadata)], analyzers="example")
+        assert response.status_code == 202, response.content
+        (item,) = response.json()["items"]
+        stored = _stored_bytes(settings, item)
+        assert stored == sent  # not re-encoded: the same pixels, byte for byte
+        assert (item["width"], item["height"], item["size"]) == (40, 30, len(sent))
+
+    def test_png_with_an_exif_orientation_is_still_turned_upright(self, alice, settings):
+        image = Image.new("RGB", (80, 40), (200, 30, 30))
+        image.paste((30, 30, 200), (0, 0, 40, 40))
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG", exif=exif)
+        response = alice.submit(files=[upload("r.png", buffer.getvalue())], analyzers="example")
+        assert response.status_code == 202, response.content
+        (item,) = response.json()["items"]
+        with Image.open(io.BytesIO(_stored_bytes(settings, item))) as stored:
+            assert stored.size == (40, 80) and not stored.getexif()
+
+
 def _stored_bytes(settings, item: dict) -> bytes:
     media = Media.objects.get(pk=item["id"])
     return (settings.MEDIA_ROOT / media.file.name).read_bytes()

@@ -1,12 +1,18 @@
 """Bounds on image decoding in the web process: a submission whose validation runs past
 its deadline, or waits past it for one of the process's decode slots, is a JSON 503
 ``validation_timeout`` with nothing written (before: it ran on until gunicorn's timeout
-answered with an HTML 500)."""
+answered with an HTML 500); a small PNG declaring many pixels is checked and cleaned
+without its pixels ever being held (before: 160 MB decoded, and as much to re-encode)."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -16,6 +22,7 @@ from tests.conftest import upload
 from tests.test_api_submissions import assert_error, row_counts
 
 pytestmark = pytest.mark.django_db
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "upload_memory.py"
 
 
 def noisy_png(side: int) -> bytes:
@@ -54,3 +61,27 @@ def test_a_submission_waits_for_a_decode_slot_only_until_its_deadline(alice, set
     # The slots are free again: the same submission is accepted.
     response = alice.submit(files=[upload("a.png", noisy_png(64))], analyzers="example")
     assert response.status_code == 202, response.content
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+def test_a_small_png_declaring_6300x6300_rgba_is_checked_and_cleaned_without_decoding(
+    tmp_path,
+):
+    """bench/upload_memory.py's ``upload`` mode in a fresh interpreter: check_upload and
+    strip_metadata, as a submission runs them, on two 160 MB-when-decoded PNGs."""
+    spec = importlib.util.spec_from_file_location("upload_memory", BENCH)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    png = tmp_path / "big.png"
+    png.write_bytes(bench.flat_rgba_png(6300))
+    assert png.stat().st_size < 200_000
+    out = subprocess.run(
+        [sys.executable, str(BENCH), "--child", "upload", str(png), "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    # One decoded copy alone would be 160 MB (the old path peaked at +304 MB).
+    assert result["peak_rise_mb"] < 40, result

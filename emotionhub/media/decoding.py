@@ -1,7 +1,8 @@
 """Bounds on the image decoding a web process does while validating a submission.
 
-A 150 KB PNG can declare 6300x6300 RGBA pixels (under the pixel limit): decoded it holds
-160 MB, re-encoded without metadata as much again. So at most
+A small JPEG or WebP can declare 6300x6300 pixels (under the pixel limit): decoded it
+holds over 100 MB, re-encoded without metadata as much again (PNGs are checked and cleaned
+without decoding, ``media.pngcheck``). So at most
 ``EMOTIONHUB_WEB_DECODE_SLOTS`` uploads are decoded at once per process (others wait),
 and a submission whose validation runs past ``EMOTIONHUB_VALIDATION_DEADLINE_SECONDS``
 (waiting included) is refused with a JSON 503 before gunicorn's timeout would answer with

@@ -6,6 +6,10 @@ is a fresh encoding of the pixels. The EXIF orientation is applied first, so a p
 was upright only by its tag stays upright (face detection needs upright faces). The ICC
 colour profile is kept: it describes colours, not people. Animated PNG and WebP are stored
 as sent (a frame-by-frame re-encoding is not done yet); GIF, BMP and TIFF likewise.
+
+A PNG without an EXIF chunk (so without an orientation to apply) is not re-encoded: its
+metadata chunks are dropped from the bytes as sent (``media.pngcheck``), so the web
+process never decodes its pixels (a 150 KB PNG can hold 160 MB of them).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import io
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageOps
 
+from emotionhub.media.pngcheck import without_metadata
 from emotionhub.media.validation import CheckedUpload
 
 REENCODED = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
@@ -27,6 +32,12 @@ def strip_metadata(upload, checked: CheckedUpload) -> tuple[object, CheckedUploa
     fmt = REENCODED.get(checked.mime)
     if fmt is None:
         return upload, checked
+    if fmt == "PNG":
+        upload.seek(0)
+        cleaned = without_metadata(upload.read())
+        upload.seek(0)
+        if cleaned is not None:
+            return _stored(upload, checked, cleaned, checked.width, checked.height)
     upload.seek(0)
     with Image.open(upload) as image:
         if getattr(image, "is_animated", False):
@@ -48,14 +59,13 @@ def strip_metadata(upload, checked: CheckedUpload) -> tuple[object, CheckedUploa
             options.update(transparency=image.info["transparency"])
         upright.save(buffer, format=fmt, **options)
     upload.seek(0)
-    data = buffer.getvalue()
+    return _stored(upload, checked, buffer.getvalue(), upright.width, upright.height)
+
+
+def _stored(upload, checked: CheckedUpload, data: bytes, width, height):
     stored = SimpleUploadedFile(upload.name or "upload", data, content_type=checked.mime)
     facts = dataclasses.replace(
-        checked,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        width=upright.width,
-        height=upright.height,
+        checked, size=len(data), sha256=hashlib.sha256(data).hexdigest(), width=width, height=height
     )
     return stored, facts
 

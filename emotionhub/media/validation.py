@@ -3,7 +3,10 @@ analyse before anything is stored.
 
 Images are opened with Pillow, which reads only the header to learn the size, so a
 decompression bomb is refused without being decoded; an image within the pixel limit is
-then decoded in full, so a truncated or corrupt one is refused here and not in a worker.
+then decoded, so a truncated or corrupt one is refused here and not in a worker, but
+without holding its pixels where that is possible: a PNG's pixel data is inflated in
+pieces and counted (``media.pngcheck``), a JPEG is decoded at 1/8 scale (every coded
+block is still read). Other formats are decoded in full.
 Bytes after the image's end marker beyond ``EMOTIONHUB_MAX_IMAGE_TRAILING_BYTES`` are
 refused as ``polyglot_file`` (``media.trailing``). Videos are probed with OpenCV (first
 frame decoded) when it is installed, which every analysis worker has; a web-only install
@@ -24,6 +27,8 @@ from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
 from emotionhub.core.errors import DomainError
+from emotionhub.media.pngcheck import SIGNATURE as PNG_SIGNATURE
+from emotionhub.media.pngcheck import PngError, check_pixels
 from emotionhub.media.trailing import WALKED_MIMES, image_end
 
 IMAGE_MIMES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
@@ -111,21 +116,35 @@ def _image_size(upload, field: str) -> tuple[int, int]:
                 image.verify()
             # verify() checks structure only; a truncated image fails only when decoded.
             upload.seek(0)
-            with Image.open(upload) as image:
-                image.load()
+            _decode_bounded(upload)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DomainError(
             "image_too_large",
             f"{field}: the image has more than {max_pixels} pixels.",
             status=413,
         ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, PngError) as exc:
         raise DomainError(
             "corrupt_image", f"{field}: the image cannot be decoded ({exc}).", status=400
         ) from None
     finally:
         upload.seek(0)
     return width, height
+
+
+def _decode_bounded(upload) -> None:
+    """Decode ``upload`` far enough to find a cut or corruption, holding as few pixels as
+    the format allows."""
+    if upload.read(len(PNG_SIGNATURE)) == PNG_SIGNATURE:
+        upload.seek(0)
+        check_pixels(upload.read())
+        return
+    upload.seek(0)
+    with Image.open(upload) as image:
+        if image.format == "JPEG":
+            # DCT scaling: 1/64 of the pixels, yet every block's coefficients are read.
+            image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+        image.load()
 
 
 def _refuse_trailing_data(upload, mime: str, field: str) -> None:
