@@ -154,8 +154,11 @@ def test_lower_precision_encoders_read_clear_cases_like_float32(model, precision
     texts = [text for text, _ in CLEAR]
     a, b = model.predict(texts), low.predict(texts)
     assert [max(p.sentiment, key=p.sentiment.get) for p in b] == [label for _, label in CLEAR]
+    # bf16 rounds; int8 (measured, never shipped: 0.89 of validation labels kept) quantizes
+    # each batch's activations with one scale, so its probabilities move further.
+    atol = 0.1 if precision == "bfloat16" else 0.15
     for x, y in zip(a, b, strict=True):
-        assert np.allclose(list(x.sentiment.values()), list(y.sentiment.values()), atol=0.1)
+        assert np.allclose(list(x.sentiment.values()), list(y.sentiment.values()), atol=atol)
 
 
 def test_bfloat16_results_do_not_depend_on_batchmates():
