@@ -11,11 +11,12 @@ two ways, alternating for ``--rounds`` rounds (best kept, machines are noisy):
 Texts are TweetEval sentiment validation tweets when ``../shared/datasets`` is present,
 otherwise a built-in set of post-like sentences. Ratios printed: batched / one-at-a-time
 within each precision, and each precision's batched / float32 one-at-a-time (the analyzer
-before this change). float32 and bfloat16 must give the same labels both ways (exit 1
-otherwise; int8 does not, its activation scale is per batch); label agreement of each
-precision with float32 batched is printed. ``--clock cpu`` times process CPU seconds
-instead of wall seconds, for a shared machine where other jobs steal the cores (meaningful
-with ``--threads 1``)::
+before this change). float32 must give the same labels both ways and bfloat16 at least 99 %
+of them (exit 1 otherwise; bf16 rounding depends on the padded width, so a tweet on the
+decision boundary may flip; int8 does not hold, its activation scale is per batch); label
+agreement of each precision with float32 batched is printed. ``--clock cpu`` times process
+CPU seconds instead of wall seconds, for a shared machine where other jobs steal the cores
+(meaningful with ``--threads 1``)::
 
     .venv/bin/python bench/text_sentiment.py --texts 512 --threads 2 --rounds 2
     .venv/bin/python bench/text_sentiment.py --threads 1 --clock cpu
@@ -150,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     )
-    exact = [n for v, n in same_way.items() if v != "int8"]
-    return 0 if all(n == len(items) for n in exact) else 1
+    # float32 must not depend on batchmates at all; bf16 rounds differently with the padded
+    # width, which may flip a tweet on the decision boundary (at most 1 % allowed).
+    n = len(items)
+    ok = same_way.get("float32") == n and same_way.get("bfloat16", n) >= 0.99 * n
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
