@@ -148,8 +148,9 @@ def test_the_demo_draws_a_labelled_face_box_and_shows_latency(alice, asgi_server
     )
     assert drawn > 500
     page.screenshot(path=str(ARTIFACTS / "realtime-demo.png"))
+    # Still live (a stream outliving the channel layer's 5 s blocking pop once closed here).
     assert page.text_content("#status") == "streaming", page.text_content("#refusal")
-    page.click("#stop", timeout=5_000)
+    page.click("#stop")  # enabled while the stream is open: no shorter wait on a busy machine
     assert page.text_content("#status") == "stopped"
     assert not errors
 
