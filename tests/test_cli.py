@@ -28,20 +28,20 @@ def server(live_server, monkeypatch):
     return tenant
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
+def run(*argv: str, stderr: io.StringIO | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), stderr or io.StringIO()
     status = cli.main(list(argv), stdout=out, stderr=err)
     return status, out.getvalue(), err.getvalue()
 
 
-def finish_jobs_when_submitted() -> threading.Thread:
-    """Plays the worker: claims and completes each job through the state machine."""
+def finish_jobs_when_submitted(shown: io.StringIO) -> threading.Thread:
+    """Plays the worker: once the client has shown its first progress line on ``shown``
+    (the waiting state), claims and completes each job through the state machine."""
 
     def work() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not AnalysisJob.objects.exists():
-            time.sleep(0.1)
-        time.sleep(1.5)  # let the client show a waiting state first
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not shown.getvalue():
+            time.sleep(0.05)
         for job in AnalysisJob.objects.order_by("created_at"):
             running = lifecycle.claim(job.pk, "cli-test")
             lifecycle.record_success(
@@ -62,7 +62,8 @@ def finish_jobs_when_submitted() -> threading.Thread:
 def test_submit_waits_with_progress_then_results_and_export(server, tmp_path):
     photo = tmp_path / "a.png"
     photo.write_bytes(png_bytes())
-    worker = finish_jobs_when_submitted()
+    shown = io.StringIO()
+    worker = finish_jobs_when_submitted(shown)
     status, out, err = run(
         "submit",
         str(photo),
@@ -75,6 +76,7 @@ def test_submit_waits_with_progress_then_results_and_export(server, tmp_path):
         "0.2",
         "--timeout",
         "60",
+        stderr=shown,
     )
     worker.join(5)
     assert status == 0, err
