@@ -239,34 +239,6 @@ def test_a_purpose_change_closes_live_streams(alice):
     assert error["code"] == "purpose_prohibited" and closing["code"] == 4403
 
 
-@pytest.mark.services
-def test_a_stream_idle_longer_than_the_channel_layers_blocking_pop_stays_open(alice):
-    """The consumer waits for channel messages with channels-redis's blocking pop: a stream
-    with nothing to say for longer than that still answers frames and still gets its
-    tenant's purpose recheck (before: redis-py 8's 5 s read timeout closed it)."""
-    from channels_redis.core import RedisChannelLayer
-
-    def forbid():
-        alice.tenant.purpose = "education"
-        alice.tenant.save()
-
-    async def scenario():
-        comm = communicator(key=alice.raw_key)
-        await connect(comm)
-        # The idle time is what is tested: nothing crosses the channel layer meanwhile.
-        await asyncio.sleep(RedisChannelLayer.brpop_timeout + 1.5)
-        await comm.send_to(bytes_data=webcam_frame())
-        answer = await next_result(comm)
-        await database_sync_to_async(forbid)()
-        error = await comm.receive_json_from(timeout=TIMEOUT)
-        closing = await comm.receive_output(timeout=TIMEOUT)
-        return answer, error, closing
-
-    answer, error, closing = run(scenario)
-    assert answer["type"] == "result" and len(answer["faces"]) == 1
-    assert error["code"] == "purpose_prohibited" and closing["code"] == 4403
-
-
 def test_not_realtime_analyzers_bad_options_and_consent(db):
     client = TenantClient("consent", require_consent=True)
     base = "/api/v1/stream?"
