@@ -173,14 +173,7 @@ def _plan(req: SubmissionRequest, *, keep_metadata: bool) -> list[_PlannedItem]:
     enabled = registry.enabled_names()
     requested = list(dict.fromkeys(req.analyzers)) if req.analyzers else None
     if requested is not None:
-        unknown = [name for name in requested if name not in enabled]
-        if unknown:
-            raise DomainError(
-                "unknown_analyzer",
-                f"Unknown or disabled analyzers: {', '.join(unknown)}.",
-                status=400,
-                details={"unknown": unknown, "available": enabled},
-            )
+        registry.check_enabled(requested)
     specs = {name: registry.get_spec(name) for name in (requested or enabled)}
 
     items: list[_PlannedItem] = []
