@@ -365,10 +365,20 @@ EMOTIONHUB_IMPORT_LEASE_SECONDS = env_int("EMOTIONHUB_IMPORT_LEASE_SECONDS", 300
 
 # --- Real-time analysis (emotionhub/realtime, docs/architecture.md) -------------------------
 # Channel layer: Redis (channels-redis) when REDIS_URL is set, so every ASGI process shares
-# groups; in-memory for the single-process quick start.
+# groups; in-memory for the single-process quick start. A consumer waits for its next
+# channel message with a blocking pop of 5 s (channels-redis's brpop_timeout), and redis-py
+# 8 times out any socket read after 5 s by default: that closed every stream idle on the
+# channel layer for 5 s with "Timeout reading from" (django/channels_redis#422). So reads
+# may take longer than the blocking pop, and a Redis that stopped answering still shows.
+CHANNEL_LAYER_SOCKET_TIMEOUT = 30.0
 CHANNEL_LAYERS = {
     "default": (
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}]
+            },
+        }
         if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )

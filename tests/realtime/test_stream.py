@@ -38,11 +38,17 @@ def app():
     return application
 
 
+#: Communicators opened by the running scenario; ``run`` closes those still open.
+_opened: list[WebsocketCommunicator] = []
+
+
 def communicator(path="/api/v1/stream", key: str | None = None, headers=()):
     headers = list(headers)
     if key:
         headers.append((b"authorization", f"Api-Key {key}".encode()))
-    return WebsocketCommunicator(app(), path, headers=headers)
+    comm = WebsocketCommunicator(app(), path, headers=headers)
+    _opened.append(comm)
+    return comm
 
 
 def shifted_frame(dx: int) -> bytes:
@@ -78,11 +84,24 @@ async def next_result(comm) -> dict:
             return message
 
 
+async def _close_left_open() -> None:
+    """Disconnect (or cancel, after 1 s) every stream the scenario left open: a consumer
+    still waiting on the channel layer's blocking pop would otherwise outlive the event
+    loop ``async_to_sync`` closes, and hold the test until the socket's read timeout."""
+    while _opened:
+        comm = _opened.pop()
+        if comm._future is not None and not comm._future.done():
+            await comm.disconnect()
+
+
 def run(make_coroutine):
     """Run ``make_coroutine()`` (an async function or a lambda returning a coroutine)."""
 
     async def scenario():
-        return await make_coroutine()
+        try:
+            return await make_coroutine()
+        finally:
+            await _close_left_open()
 
     return async_to_sync(scenario)()
 
@@ -236,6 +255,34 @@ def test_a_purpose_change_closes_live_streams(alice):
         return error, closing
 
     error, closing = run(scenario)
+    assert error["code"] == "purpose_prohibited" and closing["code"] == 4403
+
+
+@pytest.mark.services
+def test_a_stream_idle_longer_than_the_channel_layers_blocking_pop_stays_open(alice):
+    """The consumer waits for channel messages with channels-redis's blocking pop: a stream
+    with nothing to say for longer than that still answers frames and still gets its
+    tenant's purpose recheck (before: redis-py 8's 5 s read timeout closed it)."""
+    from channels_redis.core import RedisChannelLayer
+
+    def forbid():
+        alice.tenant.purpose = "education"
+        alice.tenant.save()
+
+    async def scenario():
+        comm = communicator(key=alice.raw_key)
+        await connect(comm)
+        # The idle time is what is tested: nothing crosses the channel layer meanwhile.
+        await asyncio.sleep(RedisChannelLayer.brpop_timeout + 1.5)
+        await comm.send_to(bytes_data=webcam_frame())
+        answer = await next_result(comm)
+        await database_sync_to_async(forbid)()
+        error = await comm.receive_json_from(timeout=TIMEOUT)
+        closing = await comm.receive_output(timeout=TIMEOUT)
+        return answer, error, closing
+
+    answer, error, closing = run(scenario)
+    assert answer["type"] == "result" and len(answer["faces"]) == 1
     assert error["code"] == "purpose_prohibited" and closing["code"] == 4403
 
 
