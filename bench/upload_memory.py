@@ -2,23 +2,26 @@
 baseline measured in the same run.
 
 The workload: N PNGs of about 150 KB that each declare 6300x6300 RGBA pixels (under the
-40-megapixel limit; 160 MB decoded). Each mode runs in a fresh interpreter (Django set
-up with the test settings, nothing else) that resets its peak RSS after the imports
-(``/proc/self/clear_refs``), handles the N images one after the other as a submission
-does, and reports how far its peak rose above where it started:
+40-megapixel limit; 160 MB decoded), or with ``--format jpeg`` N upright JPEGs of one
+colour, 6300x6300 RGB (120 MB decoded), carrying EXIF and a comment. Each mode runs in a
+fresh interpreter (Django set up with the test settings, nothing else) that resets its
+peak RSS after the imports (``/proc/self/clear_refs``), handles the N images one after the
+other as a submission does, and reports how far its peak rose above where it started:
 
 * ``idle``: no image (the floor: what the measurement itself costs);
 * ``pillow``: what validation and metadata stripping did before ``media.pngcheck``:
   Pillow's header check and ``verify()``, a full ``load()``, then the re-encode without
   metadata (``ImageOps.exif_transpose`` + ``save``);
 * ``upload``: what a submission runs now, ``media.validation.check_upload`` then
-  ``media.sanitize.strip_metadata``.
+  ``media.sanitize.strip_metadata`` (which cuts metadata from the bytes as sent:
+  ``media.pngcheck``, ``media.jpegstrip``).
 
 Prints one line per mode and the ratios, then one JSON line. Linux only (``/proc``).
 Usage::
 
     python bench/upload_memory.py                 # 4 images, 6300 px square
     python bench/upload_memory.py --images 8 --side 4000
+    python bench/upload_memory.py --format jpeg
 """
 
 from __future__ import annotations
@@ -61,6 +64,20 @@ def flat_rgba_png(side: int, colour: bytes = b"\x10\x20\x30\x40") -> bytes:
     )
 
 
+def flat_jpeg(side: int) -> bytes:
+    """A ``side`` x ``side`` RGB JPEG of one colour with an upright EXIF and a comment."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    exif[0x010F] = "SpyCam Inc."
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side), (16, 32, 48)).save(
+        buffer, "JPEG", exif=exif, comment=b"taken at home", quality=90
+    )
+    return buffer.getvalue()
+
+
 def _status_kb(field: str) -> int:
     status = Path("/proc/self/status").read_text()
     match = re.search(rf"^{field}:\s+(\d+) kB", status, re.M)
@@ -80,6 +97,7 @@ def child(mode: str, path: str, count: int) -> None:
     from emotionhub.media.validation import check_upload
 
     data = Path(path).read_bytes()
+    fmt = "JPEG" if path.endswith(".jpg") else "PNG"
     Path("/proc/self/clear_refs").write_text("5")  # peak RSS := current RSS
     before = _status_kb("VmRSS")
     started = time.perf_counter()
@@ -89,9 +107,9 @@ def child(mode: str, path: str, count: int) -> None:
                 image.verify()
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
-                ImageOps.exif_transpose(image).save(io.BytesIO(), "PNG")
+                ImageOps.exif_transpose(image).save(io.BytesIO(), fmt, quality=95)
         else:
-            upload = SimpleUploadedFile(f"{index}.png", data)
+            upload = SimpleUploadedFile(Path(path).name, data)
             strip_metadata(upload, check_upload(upload, field=f"file[{index}]"))
     seconds = time.perf_counter() - started
     peak = _status_kb("VmHWM")
@@ -120,6 +138,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=4)
     parser.add_argument("--side", type=int, default=6300)
+    parser.add_argument("--format", choices=("png", "jpeg"), default="png")
     parser.add_argument(
         "--child", nargs=3, metavar=("MODE", "PATH", "COUNT"), help=argparse.SUPPRESS
     )
@@ -128,12 +147,14 @@ def main() -> None:
         mode, path, count = args.child
         child(mode, path, int(count))
         return
-    with tempfile.NamedTemporaryFile(suffix=".png") as png:
-        data = flat_rgba_png(args.side)
-        png.write(data)
-        png.flush()
-        print(f"{args.images} PNGs of {len(data) / 1024:.0f} KB, {args.side}x{args.side} RGBA")
-        results = {mode: measure(mode, png.name, args.images) for mode in MODES}
+    jpeg = args.format == "jpeg"
+    with tempfile.NamedTemporaryFile(suffix=".jpg" if jpeg else ".png") as image:
+        data = flat_jpeg(args.side) if jpeg else flat_rgba_png(args.side)
+        image.write(data)
+        image.flush()
+        what = "upright JPEGs" if jpeg else "PNGs"
+        print(f"{args.images} {what} of {len(data) / 1024:.0f} KB, {args.side}x{args.side}")
+        results = {mode: measure(mode, image.name, args.images) for mode in MODES}
     for mode, result in results.items():
         print(f"{mode:>7}: peak RSS +{result['peak_rise_mb']:7.1f} MB, {result['seconds']:.2f} s")
     floor = results["idle"]["peak_rise_mb"]
@@ -141,7 +162,17 @@ def main() -> None:
     upload = results["upload"]["peak_rise_mb"] - floor
     ratio = pillow / max(upload, 0.1)
     print(f"above idle: pillow +{pillow:.1f} MB, upload +{upload:.1f} MB ({ratio:.0f}x less)")
-    print(json.dumps({"images": args.images, "side": args.side, "png_bytes": len(data), **results}))
+    print(
+        json.dumps(
+            {
+                "format": args.format,
+                "images": args.images,
+                "side": args.side,
+                "bytes": len(data),
+                **results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import zipfile
 import zlib
 
 import pytest
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageCms, PngImagePlugin
 
 from emotionhub.media.models import Media
 from tests.conftest import png_bytes, upload
@@ -272,6 +272,41 @@ class TestMetadata:
             assert image.size == (40, 80) == (item["width"], item["height"])
             # Rotated clockwise, the blue left half is now on top.
             assert image.getpixel((20, 10))[2] > 150 and image.getpixel((20, 70))[0] > 150
+
+    def test_an_upright_jpeg_keeps_every_coded_byte_and_loses_its_metadata(self, alice, settings):
+        """No orientation to apply: EXIF (with GPS), XMP and the comment are cut from the
+        bytes as sent, the ICC profile stays, and the pixels are exactly the sent ones (no
+        second lossy encoding)."""
+        image = Image.new("RGB", (64, 48), (200, 30, 30))
+        image.paste((30, 30, 200), (0, 0, 32, 48))
+        exif = Image.Exif()
+        exif[0x0112] = 1
+        exif[0x010F] = "SpyCam Inc."
+        exif.get_ifd(0x8825)[2] = (51.0, 30.0, 0.0)
+        icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        buffer = io.BytesIO()
+        image.save(
+            buffer,
+            "JPEG",
+            exif=exif,
+            icc_profile=icc,
+            comment=b"at home",
+            quality=90,
+            xmp=b"<x:xmpmeta>SpyCam XMP</x:xmpmeta>",
+        )
+        sent = buffer.getvalue()
+        assert sent.count(b"SpyCam") == 2 and b"at home" in sent
+        response = alice.submit(files=[upload("a.jpg", sent)], analyzers="example")
+        assert response.status_code == 202, response.content
+        (item,) = response.json()["items"]
+        stored = _stored_bytes(settings, item)
+        assert b"SpyCam" not in stored and b"Exif" not in stored and b"at home" not in stored
+        scan = sent.index(b"\xff\xda")
+        assert stored.endswith(sent[scan:])  # every coded byte as sent
+        assert item["sha256"] == hashlib.sha256(stored).hexdigest()
+        with Image.open(io.BytesIO(sent)) as before, Image.open(io.BytesIO(stored)) as after:
+            assert after.info.get("icc_profile") == icc and not after.getexif()
+            assert after.tobytes() == before.tobytes() and after.size == (64, 48)
 
     def test_png_text_chunks_are_stripped(self, alice, settings):
         info = PngImagePlugin.PngInfo()

@@ -7,9 +7,10 @@ was upright only by its tag stays upright (face detection needs upright faces). 
 colour profile is kept: it describes colours, not people. Animated PNG and WebP are stored
 as sent (a frame-by-frame re-encoding is not done yet); GIF, BMP and TIFF likewise.
 
-A PNG without an EXIF chunk (so without an orientation to apply) is not re-encoded: its
-metadata chunks are dropped from the bytes as sent (``media.pngcheck``), so the web
-process never decodes its pixels (a 150 KB PNG can hold 160 MB of them).
+A PNG without an EXIF chunk, or a JPEG whose EXIF orientation is upright (or absent), is
+not re-encoded: its metadata chunks or segments are dropped from the bytes as sent
+(``media.pngcheck``, ``media.jpegstrip``), so the web process never decodes its pixels (a
+150 KB PNG can hold 160 MB of them) and a JPEG's pixels are stored exactly as sent.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import io
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageOps
 
-from emotionhub.media.pngcheck import without_metadata
+from emotionhub.media import jpegstrip, pngcheck
 from emotionhub.media.validation import CheckedUpload
 
 REENCODED = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+#: Formats whose metadata can be cut from the bytes as sent (None: re-encode instead).
+_STRIPPED_AS_SENT = {"PNG": pngcheck.without_metadata, "JPEG": jpegstrip.without_metadata}
 
 
 def strip_metadata(upload, checked: CheckedUpload) -> tuple[object, CheckedUpload]:
@@ -32,9 +35,9 @@ def strip_metadata(upload, checked: CheckedUpload) -> tuple[object, CheckedUploa
     fmt = REENCODED.get(checked.mime)
     if fmt is None:
         return upload, checked
-    if fmt == "PNG":
+    if fmt in _STRIPPED_AS_SENT:
         upload.seek(0)
-        cleaned = without_metadata(upload.read())
+        cleaned = _STRIPPED_AS_SENT[fmt](upload.read())
         upload.seek(0)
         if cleaned is not None:
             return _stored(upload, checked, cleaned, checked.width, checked.height)
