@@ -92,6 +92,11 @@ def main() -> int:
     os.environ["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "emotionhub.settings.test")
     os.environ["EMOTIONHUB_ANALYZERS"] = "text_length"
+    # text_length is one of the test plugins (scripts/venv.sh install_test_plugins).
+    plugins = ROOT / "var" / "test-plugins"
+    if not plugins.is_dir():
+        sys.exit(f"{plugins} is missing: run `source scripts/venv.sh && install_test_plugins`")
+    sys.path.insert(0, str(plugins))
     os.environ["EMOTIONHUB_IMPORT_BATCH_ROWS"] = str(args.batch)
     try:
         import django
