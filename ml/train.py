@@ -33,6 +33,7 @@ from ml.data.fer import DEFAULT_DATA, FER_CLASSES, load_fer_cached
 from ml.distill import soft_cross_entropy, soft_targets, teacher_log_probs
 from ml.inference import predict_logits
 from ml.metrics import classification_report
+from ml.models import mini_xception
 from ml.models.emotion_cnn import (
     ArchConfig,
     EmotionCNN,
@@ -133,7 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
         "reaches 1 (0 = step-based only, fully reproducible)",
     )
     f.add_argument("--label-smoothing", type=float, default=0.1)
-    f.add_argument("--kind", choices=["vgg", "resnet"], default="vgg")
+    f.add_argument(
+        "--kind",
+        choices=["vgg", "resnet", "mini_xception"],
+        default="vgg",
+        help="mini_xception: the ported network (ml/models/mini_xception.py), fine-tuned "
+        "from --init-from ml/weights/mini_xception_fer.pt; --widths/--hidden/--dropout and "
+        "--input-size do not apply",
+    )
     f.add_argument("--widths", default="32,64,128,256")
     f.add_argument("--convs-per-stage", type=int, default=2)
     f.add_argument("--hidden", type=int, default=256)
@@ -216,13 +224,19 @@ def _arch_from_args(args: argparse.Namespace) -> ArchConfig:
     )
 
 
-def _val_preprocess(mean: float, std: float, input_size: int, device: torch.device):
-    """uint8 faces -> normalised, centre-cropped, channels-last input on ``device``."""
+def _val_preprocess(
+    mean: float,
+    std: float,
+    input_size: int,
+    device: torch.device,
+    memory_format: torch.memory_format = torch.channels_last,
+):
+    """uint8 faces -> normalised, centre-cropped input on ``device``."""
 
     def preprocess(images: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(images).to(device).unsqueeze(1).float() / 255
         x = (center_crop(x, input_size) - mean) / std
-        return x.contiguous(memory_format=torch.channels_last)
+        return x.contiguous(memory_format=memory_format)
 
     return preprocess
 
@@ -260,14 +274,26 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
         f"({time.perf_counter() - t0:.1f}s)"
     )
 
-    cfg = _arch_from_args(args)
-    net = EmotionCNN(cfg)
+    xception = args.kind == "mini_xception"
+    if xception:
+        # Its own input scaling, [-1, 1], whatever the data's statistics; FER's 48 px.
+        mean, std, args.input_size = 0.5, 0.5, 48
+        xcfg = mini_xception.MiniXceptionConfig()
+        cfg: ArchConfig | mini_xception.MiniXceptionConfig = xcfg
+        net: torch.nn.Module = mini_xception.FromFer48(mini_xception.MiniXception(xcfg))
+    else:
+        cfg = _arch_from_args(args)
+        net = EmotionCNN(cfg)
     if args.init_from and not args.resume:
         init = torch.load(args.init_from, map_location="cpu", weights_only=True)
-        net.load_state_dict({k: v.float() for k, v in init["state_dict"].items()})
+        init_into = net.net if isinstance(net, mini_xception.FromFer48) else net
+        init_into.load_state_dict({k: v.float() for k, v in init["state_dict"].items()})
         log(f"initialised from {args.init_from}")
     # Module.to takes memory_format; the torch stubs lack that overload.
-    net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    # Channels-last, except mini-Xception on the CPU: torch 2.13's CPU backward of its
+    # depthwise convolutions in channels-last crashes the process (segfault, measured).
+    layout = torch.contiguous_format if xception and not cuda else torch.channels_last
+    net = net.to(device).to(memory_format=layout)  # type: ignore[call-overload]
     n_params = sum(p.numel() for p in net.parameters())
     log(
         f"model: {cfg} params {n_params / 1e6:.2f}M device {device} "
@@ -420,7 +446,7 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 x, target = mix_batch(x, target, gen, args.mixup, args.cutmix, args.mix_prob)
                 target = target.to(device, non_blocking=True)
-            x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            x = x.to(device, non_blocking=True).contiguous(memory_format=layout)
             y = y.to(device, non_blocking=True)
             ctx = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
             with ctx:
@@ -458,7 +484,7 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
         yv = torch.from_numpy(yva)
         candidates = {"raw": net} if ema is None else {"raw": net, "ema": ema.module}
         scored = {}
-        val_input = _val_preprocess(mean, std, args.input_size, device)
+        val_input = _val_preprocess(mean, std, args.input_size, device, layout)
         for kind, model in candidates.items():
             model.eval()
             plain, flipped = predict_logits(model, xva, val_input, batch_size=512)
@@ -524,7 +550,15 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
                     "torch": torch.__version__,
                 },
             )
-            atomic_save(make_checkpoint(candidates[chosen], info), best_path)
+            best_net = candidates[chosen]
+            if isinstance(best_net, mini_xception.FromFer48):
+                # The shipped mini-Xception format (ml.models.mini_xception.load_checkpoint).
+                source = {"fine_tuned_from": str(args.init_from), **info.metadata}
+                best = mini_xception.make_checkpoint(best_net.net, source, {"val": rep})
+            else:
+                assert isinstance(best_net, EmotionCNN)
+                best = make_checkpoint(best_net, info)
+            atomic_save(best, best_path)
         state = training_state(
             net,
             ema,

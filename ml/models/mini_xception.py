@@ -185,6 +185,20 @@ class MiniXception(nn.Module):
         return (out[: len(x)] + out[len(x) :]) / 2
 
 
+class FromFer48(nn.Module):
+    """Training adapter: ``ml.train`` feeds 48x48 faces normalised with mean 0.5 and std
+    0.5, which is mini-Xception's ``[-1, 1]``; they are resized bilinearly (half-pixel
+    centres, as :meth:`MiniXception.preprocess`) to the 64x64 the network takes."""
+
+    def __init__(self, net: MiniXception) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
+        return self.net(x)
+
+
 def make_checkpoint(
     model: MiniXception, source: dict[str, Any], metrics: dict[str, Any] | None = None
 ) -> dict[str, Any]:

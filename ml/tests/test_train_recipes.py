@@ -165,3 +165,35 @@ def test_ensemble_weights_and_precision(tmp_path: Path) -> None:
     bf16 = load_face_classifier(a, precision="bf16").predict_proba(faces)
     fp32 = single.predict_proba(faces)
     assert bf16.dtype == np.float32 and np.allclose(bf16, fp32, atol=0.02)
+
+
+def test_mini_xception_fine_tunes_from_the_shipped_port_into_its_own_format(
+    fer_zip: Path, tmp_path: Path
+) -> None:
+    """``--kind mini_xception``: trains the ported network through the 48->64 adapter and
+    writes best.pt in the shipped mini-Xception format, which the analyzer's loader reads."""
+    from ml.models import mini_xception
+    from ml.shipped import shipped_model
+
+    shipped = shipped_model("mini_xception").path
+    out = tmp_path / "mx"
+    argv = [
+        *train_argv(fer_zip, out, batch_size=6, tiny_net=False),
+        *("--kind", "mini_xception", "--init-from", str(shipped), "--epochs", "1"),
+        *("--lr", "1e-4", "--log-every", "0"),
+    ]
+    assert train.main(argv) == 0
+    model, meta = mini_xception.load_checkpoint(out / "best.pt")
+    assert meta["source"]["fine_tuned_from"] == str(shipped)
+    assert 0 <= meta["metrics"]["val"]["accuracy"] <= 1
+    base, _ = mini_xception.load_checkpoint(shipped)
+    faces = (np.random.default_rng(0).random((4, 48, 48)) * 255).astype(np.uint8)
+    with torch.no_grad():
+        tuned, before = model(model.preprocess(faces)), base(base.preprocess(faces))
+    # One epoch at a tiny LR on a few faces: changed, but still the same network.
+    assert not torch.equal(tuned, before)
+    assert torch.allclose(tuned.softmax(1), before.softmax(1), atol=0.2)
+    # The adapter is the shipped preprocessing up to rounding to grey levels.
+    x = torch.from_numpy(faces).unsqueeze(1).float() / 255
+    adapted = mini_xception.FromFer48(base)((x - 0.5) / 0.5)
+    assert torch.allclose(adapted, before, atol=0.05)
