@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import Any
 
 
+def _shipped_weights(run: dict[str, Any]) -> str:
+    """The shipped file a lost run of this kind restarts from."""
+    if run.get("args", {}).get("kind") == "mini_xception":
+        return "ml/weights/mini_xception_fer.pt"
+    return "ml/weights/fer_emotion_cnn.pt"
+
+
 def training_record(run_dir: Path, note: str = "") -> dict[str, Any]:
     """Command, resume instructions and learning curve of the run in ``run_dir``."""
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
@@ -39,7 +46,7 @@ def training_record(run_dir: Path, note: str = "") -> dict[str, Any]:
         "command": command,
         "resume": f"{command} --resume" if command else "",
         "if_run_dir_is_lost": "restart with the same command plus --init-from the best "
-        "exported weights (ml/weights/fer_emotion_cnn.pt); the schedule starts over",
+        f"exported weights ({_shipped_weights(run)}); the schedule starts over",
         "epochs_done": len(history),
         "epochs_planned": epochs,
         "cpu_s": round(sum(r.get("cpu_s", 0.0) for r in history), 3),
