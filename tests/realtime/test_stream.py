@@ -241,18 +241,25 @@ def test_the_purpose_guard_refuses_the_stream(db, purpose, code):
     assert not AuditEvent.objects.filter(tenant=client.tenant, obj_type="stream").exists()
 
 
-def test_a_purpose_change_closes_live_streams(alice):
-    def forbid():
-        alice.tenant.purpose = "education"
-        alice.tenant.save()
+async def forbid_and_await_closing(comm, tenant) -> tuple[dict, dict]:
+    """Change ``tenant``'s purpose to one that rules the stream out; the stream's error
+    message and its close frame."""
 
+    def forbid():
+        tenant.purpose = "education"
+        tenant.save()
+
+    await database_sync_to_async(forbid)()
+    error = await comm.receive_json_from(timeout=TIMEOUT)
+    closing = await comm.receive_output(timeout=TIMEOUT)
+    return error, closing
+
+
+def test_a_purpose_change_closes_live_streams(alice):
     async def scenario():
         comm = communicator(key=alice.raw_key)
         await connect(comm)
-        await database_sync_to_async(forbid)()
-        error = await comm.receive_json_from(timeout=TIMEOUT)
-        closing = await comm.receive_output(timeout=TIMEOUT)
-        return error, closing
+        return await forbid_and_await_closing(comm, alice.tenant)
 
     error, closing = run(scenario)
     assert error["code"] == "purpose_prohibited" and closing["code"] == 4403
@@ -265,10 +272,6 @@ def test_a_stream_idle_longer_than_the_channel_layers_blocking_pop_stays_open(al
     tenant's purpose recheck (before: redis-py 8's 5 s read timeout closed it)."""
     from channels_redis.core import RedisChannelLayer
 
-    def forbid():
-        alice.tenant.purpose = "education"
-        alice.tenant.save()
-
     async def scenario():
         comm = communicator(key=alice.raw_key)
         await connect(comm)
@@ -276,10 +279,7 @@ def test_a_stream_idle_longer_than_the_channel_layers_blocking_pop_stays_open(al
         await asyncio.sleep(RedisChannelLayer.brpop_timeout + 1.5)
         await comm.send_to(bytes_data=webcam_frame())
         answer = await next_result(comm)
-        await database_sync_to_async(forbid)()
-        error = await comm.receive_json_from(timeout=TIMEOUT)
-        closing = await comm.receive_output(timeout=TIMEOUT)
-        return answer, error, closing
+        return answer, *await forbid_and_await_closing(comm, alice.tenant)
 
     answer, error, closing = run(scenario)
     assert answer["type"] == "result" and len(answer["faces"]) == 1
