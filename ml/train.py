@@ -487,7 +487,10 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
         val_input = _val_preprocess(mean, std, args.input_size, device, layout)
         for kind, model in candidates.items():
             model.eval()
-            plain, flipped = predict_logits(model, xva, val_input, batch_size=512)
+            # Validated in the training precision: under --amp on a CPU that is bf16, as the
+            # shipped models run there (precision "auto"), and half the time of fp32.
+            with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext():
+                plain, flipped = predict_logits(model, xva, val_input, batch_size=512)
             pred = ((plain + flipped) / 2).argmax(1).numpy()
             scored[kind] = (plain, classification_report(yva, pred, FER_CLASSES))
         # Select on flip-TTA validation accuracy; ties keep the raw weights.
