@@ -79,7 +79,7 @@ _MODELS = (
         name="emotion_cnn",
         task=FACE_EMOTION,
         file="fer_emotion_cnn.pt",
-        sha256="892dcdf3eaa5dadc1a401d5d55e310138eb49226476bc220163c0e5b6ecb364a",
+        sha256="e616c281064f0bfde749d8de3b983696662b443867711820ba503ee41fe19a0e",
         heads={"emotion": FER_CLASSES},
         input_size=48,
         normalization=Normalization(mean=0.5077385645198977, std=0.25507757762368727),
@@ -105,7 +105,7 @@ _MODELS = (
         name="ensemble",
         task=FACE_EMOTION,
         file="fer_ensemble.json",
-        sha256="4ee53c35a91e37828829b6d88d9c043425ef81a21094fb37e734ebc846da19a7",
+        sha256="b93a4ac250fdbbad1e9bae769dbbfcaf90e4b17d2e11c1c7315750b2274727ac",
         heads={"emotion": FER_CLASSES},
         input_size=48,
         normalization=None,  # each member normalises its own input
@@ -118,7 +118,7 @@ _MODELS = (
         name="ensemble_lite",
         task=FACE_EMOTION,
         file="fer_ensemble_lite.json",
-        sha256="f823c2c36f70fac91aa07083cd76438056dc0698aae6eb85003fc9d0933d6583",
+        sha256="efb5e521035e6a80f1098596c9279732b6c108049d1d446aa79cd94edb2b4c68",
         heads={"emotion": FER_CLASSES},
         input_size=48,
         normalization=None,
@@ -188,7 +188,7 @@ SHIPPED_MODELS: dict[str, str] = {m.name: m.file for m in shipped_models(FACE_EM
 #: The model used when none is named (analyzer setting, ``ml.evaluate``): the most
 #: accurate on validation whose classifier stage costs at most 5 ms per face on one CPU
 #: thread (``bench/classifier_latency.py``); the choice and figures are in MODEL_CARD.md.
-DEFAULT_MODEL = "ensemble_lite"
+DEFAULT_MODEL = "emotion_cnn"
 
 
 @dataclasses.dataclass(frozen=True)

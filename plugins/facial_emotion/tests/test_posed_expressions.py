@@ -19,8 +19,11 @@ each file's SHA-256; without a package index the module is skipped.
 
 Measured misreadings stay visible as ``xfail(strict=True)`` with the probabilities in the
 reason: anger with closed lips at 15 degrees is read as sad by every shipped model, the
-45-degree disgust as neutral or sad, and the collage's disgust (hands raised in front of
-the face) holds only in some variants. The preprocessing was checked for a mismatch with
+45-degree disgust as sad or angry, the collage's neutral face as angry (except under gamma)
+and the collage's disgust (hands raised in front of the face) fails in low light. Since
+2026-12-04 the default is the retrained ``emotion_cnn`` (validation 0.7008, up from the
+previous default's 0.6821): it reads 42 of these 63 images, the previous default read 46
+(the collage's neutral is the loss); the retrained ``ensemble_lite`` reads 43. The preprocessing was checked for a mismatch with
 FER2013 on these crops (aligned 48 px crops of the nine colour photos; FER2013 validation,
 3,589 faces, the same change applied): as shipped 7/9 read right, val accuracy 0.682;
 crop margin -0.05 / +0.05 / +0.10: 7/9, 6/9, 6/9; histogram equalisation 6/9 and 0.618;
@@ -102,31 +105,37 @@ CELLS = [
 
 VARIANTS = ("colour", "gray", "dark", "gamma", "large", "tiny", "mirror")
 
-#: photo -> variant -> what the shipped default (ensemble_lite) reads instead, and its
+#: photo -> variant -> what the shipped default (emotion_cnn) reads instead, and its
 #: probabilities (angry disgust fear happy neutral sad surprise), measured on these images.
 MISREAD = {
     "posed_anger_15deg": {
-        "colour": "sad: ang .16 dis .00 fea .23 hap .00 neu .13 sad .48 sur .00",
-        "gray": "sad: ang .17 dis .01 fea .23 hap .00 neu .07 sad .51 sur .00",
-        "dark": "sad: ang .16 dis .02 fea .14 hap .01 neu .11 sad .56 sur .01",
-        "gamma": "sad: ang .13 dis .01 fea .13 hap .00 neu .07 sad .66 sur .00",
-        "large": "sad: ang .16 dis .01 fea .17 hap .00 neu .10 sad .55 sur .00",
-        "tiny": "sad: ang .15 dis .03 fea .33 hap .00 neu .08 sad .40 sur .01",
-        "mirror": "sad: ang .19 dis .01 fea .23 hap .00 neu .14 sad .43 sur .00",
+        "colour": "sad: ang .16 dis .01 fea .22 hap .01 neu .07 sad .53 sur .01",
+        "gray": "sad: ang .19 dis .01 fea .15 hap .01 neu .07 sad .55 sur .01",
+        "dark": "sad: ang .17 dis .01 fea .09 hap .01 neu .07 sad .65 sur .01",
+        "gamma": "sad: ang .10 dis .01 fea .13 hap .01 neu .05 sad .70 sur .01",
+        "large": "sad: ang .21 dis .01 fea .17 hap .01 neu .06 sad .53 sur .01",
+        "tiny": "sad: ang .19 dis .01 fea .21 hap .01 neu .06 sad .50 sur .01",
+        "mirror": "sad: ang .20 dis .01 fea .17 hap .01 neu .07 sad .54 sur .01",
     },
     "posed_disgust_45deg": {
-        "colour": "neutral: ang .18 dis .01 fea .09 hap .00 neu .44 sad .27 sur .01",
-        "gray": "neutral: ang .19 dis .01 fea .08 hap .00 neu .47 sad .24 sur .01",
-        "dark": "sad: ang .36 dis .03 fea .09 hap .02 neu .08 sad .38 sur .05",
-        "gamma": "sad: ang .16 dis .01 fea .11 hap .00 neu .24 sad .47 sur .01",
-        "large": "neutral: ang .15 dis .01 fea .10 hap .00 neu .54 sad .19 sur .00",
-        "tiny": "neutral: ang .14 dis .01 fea .09 hap .00 neu .49 sad .25 sur .01",
-        "mirror": "neutral: ang .21 dis .01 fea .10 hap .00 neu .39 sad .28 sur .00",
+        "colour": "sad: ang .28 dis .02 fea .14 hap .01 neu .20 sad .34 sur .01",
+        "gray": "angry: ang .38 dis .03 fea .13 hap .02 neu .14 sad .30 sur .01",
+        "dark": "angry: ang .44 dis .01 fea .09 hap .02 neu .11 sad .31 sur .02",
+        "gamma": "sad: ang .13 dis .01 fea .12 hap .01 neu .11 sad .61 sur .01",
+        "large": "sad: ang .26 dis .02 fea .19 hap .01 neu .19 sad .32 sur .01",
+        "tiny": "angry: ang .55 dis .02 fea .09 hap .01 neu .12 sad .20 sur .01",
+        "mirror": "sad: ang .18 dis .03 fea .18 hap .01 neu .12 sad .46 sur .01",
+    },
+    "collage_neutral": {
+        "colour": "angry: ang .44 dis .01 fea .03 hap .01 neu .35 sad .15 sur .01",
+        "gray": "angry: ang .45 dis .01 fea .03 hap .01 neu .33 sad .16 sur .01",
+        "dark": "angry: ang .68 dis .01 fea .04 hap .01 neu .09 sad .17 sur .01",
+        "large": "angry: ang .56 dis .01 fea .03 hap .01 neu .24 sad .14 sur .01",
+        "tiny": "angry: ang .62 dis .01 fea .04 hap .01 neu .17 sad .15 sur .01",
+        "mirror": "angry: ang .55 dis .01 fea .03 hap .01 neu .26 sad .14 sur .01",
     },
     "collage_disgust": {
-        "dark": "angry: ang .51 dis .08 fea .07 hap .07 neu .02 sad .24 sur .02",
-        "gamma": "sad: ang .19 dis .13 fea .08 hap .06 neu .14 sad .39 sur .01",
-        "mirror": "sad: ang .14 dis .26 fea .12 hap .01 neu .03 sad .44 sur .00",
+        "dark": "angry: ang .36 dis .22 fea .09 hap .12 neu .03 sad .16 sur .02",
     },
 }
 
