@@ -23,7 +23,8 @@ reason: anger with closed lips at 15 degrees is read as sad by every shipped mod
 and the collage's disgust (hands raised in front of the face) fails in low light. Since
 2026-12-04 the default is the retrained ``emotion_cnn`` (validation 0.7008, up from the
 previous default's 0.6821): it reads 42 of these 63 images, the previous default read 46
-(the collage's neutral is the loss); the retrained ``ensemble_lite`` reads 43. The preprocessing was checked for a mismatch with
+(the collage's neutral is the loss); the retrained ``ensemble_lite`` reads 43. With the
+previous default, the preprocessing was checked for a mismatch with
 FER2013 on these crops (aligned 48 px crops of the nine colour photos; FER2013 validation,
 3,589 faces, the same change applied): as shipped 7/9 read right, val accuracy 0.682;
 crop margin -0.05 / +0.05 / +0.10: 7/9, 6/9, 6/9; histogram equalisation 6/9 and 0.618;
