@@ -19,7 +19,7 @@ import math
 import os
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -325,6 +325,11 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
     elif args.amp:
         amp_dtype = torch.bfloat16
     scaler = torch.amp.GradScaler("cuda", enabled=cuda and amp_dtype == torch.float16)
+
+    def precision() -> AbstractContextManager[object]:
+        """Autocast to ``amp_dtype`` (training and validation alike), or nothing."""
+        return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+
     ema = (
         torch.optim.swa_utils.AveragedModel(
             net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema), use_buffers=True
@@ -448,8 +453,7 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
                 target = target.to(device, non_blocking=True)
             x = x.to(device, non_blocking=True).contiguous(memory_format=layout)
             y = y.to(device, non_blocking=True)
-            ctx = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
-            with ctx:
+            with precision():
                 logits = net(x)
                 loss = (
                     soft_cross_entropy(logits, target)
@@ -489,7 +493,7 @@ def train_fer(args: argparse.Namespace) -> dict[str, Any]:
             model.eval()
             # Validated in the training precision: under --amp on a CPU that is bf16, as the
             # shipped models run there (precision "auto"), and half the time of fp32.
-            with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext():
+            with precision():
                 plain, flipped = predict_logits(model, xva, val_input, batch_size=512)
             pred = ((plain + flipped) / 2).argmax(1).numpy()
             scored[kind] = (plain, classification_report(yva, pred, FER_CLASSES))
