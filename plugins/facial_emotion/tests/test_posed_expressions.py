@@ -18,7 +18,7 @@ each file's SHA-256; without a package index the module is skipped.
   cross-eyed faces) are left out.
 
 Measured misreadings stay visible as ``xfail(strict=True)`` with the probabilities in the
-reason: anger with closed lips at 15 degrees is read as sad by every shipped model, the
+reason: anger with closed lips at 15 degrees is read as sad by the default model, the
 45-degree disgust as sad or angry, the collage's neutral face as angry (except under gamma)
 and the collage's disgust (hands raised in front of the face) fails in low light. Since
 2026-12-04 the default is the retrained ``emotion_cnn`` (validation 0.7008, up from the
